@@ -1,0 +1,7 @@
+"""Allow ``python -m feynflow``."""
+
+import sys
+
+from feynflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,93 @@
+"""The ``feynflow`` command line.
+
+Each sub-command lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser and sets ``run`` as the
+parser's default ``func``.  ``main`` discovers them, so a new command needs no
+change here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+from feynflow.errors import FeynflowError, Interrupted, TimeLimitError
+
+__all__ = ["main", "build_parser"]
+
+#: Exit status for bad input (as argparse uses).
+EXIT_USAGE = 2
+#: Exit status when ``--time-limit`` stops a run.
+EXIT_TIME_LIMIT = 3
+#: Exit status after Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are a single line on stderr."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _command_modules() -> list:
+    modules = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "register"):
+            modules.append(module)
+    return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the ``feynflow`` command with every sub-command."""
+    from feynflow import __version__
+
+    parser = _Parser(
+        prog="feynflow",
+        description="Exact diagram expansions of gradient flow in CP models.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress details"
+    )
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+    subparsers.required = True
+    for module in _command_modules():
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        status = args.func(args)
+    except TimeLimitError as exc:
+        print(f"feynflow: stopped: {exc}", file=sys.stderr)
+        return EXIT_TIME_LIMIT
+    except (KeyboardInterrupt, Interrupted):
+        print("feynflow: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except FeynflowError as exc:
+        print(f"feynflow: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return 0
+    return 0 if status is None else int(status)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""``feynflow coefficients``: exact coefficients Y_s of the expected loss."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import sympy
+
+from feynflow.cli._common import (
+    add_scenario_arguments,
+    add_time_limit_argument,
+    nonnegative_int,
+    poly_terms,
+    print_json,
+    scenario_name,
+    show_progress,
+)
+
+ORDER = 10
+
+
+def register(subparsers) -> None:
+    """Add the ``coefficients`` sub-command."""
+    parser = subparsers.add_parser(
+        "coefficients",
+        help="exact coefficients Y_0..Y_S of the expected loss",
+        description=(
+            "Print Y_s = T^s E[d^s L/dt^s (0)] for s = 0..S as exact "
+            "polynomials in p, H and sigma."
+        ),
+    )
+    add_scenario_arguments(parser)
+    parser.add_argument(
+        "--order", type=nonnegative_int, required=True, help="highest s (>= 0)"
+    )
+    parser.add_argument("--target", choices=("identity", "zero"), default="identity")
+    parser.add_argument(
+        "--leading",
+        action="store_true",
+        help="only the Pareto-optimal terms of each Y_s",
+    )
+    parser.add_argument("--format", choices=("table", "json", "latex"), default="table")
+    add_time_limit_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute and print the coefficients."""
+    from feynflow.expansion import loss_coefficients
+
+    bar = None
+    if show_progress():
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.order + 1, desc="orders", unit="order", leave=False)
+    try:
+        polys = loss_coefficients(
+            args.nu,
+            args.order,
+            symmetric=args.symmetric,
+            target=args.target,
+            leading=args.leading,
+            time_limit=args.time_limit,
+            progress=(lambda s, order: bar.update(1)) if bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+    if args.format == "json":
+        print_json(
+            {
+                "nu": args.nu,
+                "scenario": scenario_name(args.symmetric),
+                "target": args.target,
+                "order": args.order,
+                "coefficients": [
+                    {"s": s, "terms": poly_terms(poly)} for s, poly in enumerate(polys)
+                ],
+            }
+        )
+    elif args.format == "latex":
+        for s, poly in enumerate(polys):
+            sys.stdout.write(f"Y_{{{s}}} &= {sympy.latex(poly.as_expr())} \\\\\n")
+    else:
+        for s, poly in enumerate(polys):
+            sys.stdout.write(f"Y_{s} = {poly.as_expr()}\n")
+    return 0
