@@ -336,13 +336,14 @@ def decode_coefficients(data: Any) -> list[sympy.Poly]:
                 raise ValueError(f"bad exponents {exponents!r:.40}")
             if not (isinstance(text, str) and _RATIONAL_TEXT.fullmatch(text)):
                 raise ValueError(f"bad coefficient {text!r:.40}")
-            value = Fraction(text)
-            if value == 0 or tuple(exponents) in coefficients:
-                raise ValueError(f"zero or repeated term {term!r:.40}")
-            coefficients[tuple(exponents)] = sympy.Rational(
-                value.numerator, value.denominator
-            )
-        result.append(sympy.Poly.from_dict(coefficients, *gens, domain="QQ"))
+            numerator, _, denominator = text.partition("/")
+            numerator, denominator = int(numerator), int(denominator or 1)
+            if numerator == 0 or denominator == 0:
+                raise ValueError(f"zero coefficient or denominator in {term!r:.40}")
+            if tuple(exponents) in coefficients:
+                raise ValueError(f"repeated monomial in {term!r:.40}")
+            coefficients[tuple(exponents)] = sympy.QQ(numerator, denominator)
+        result.append(sympy.Poly.from_dict(coefficients, *gens, domain=sympy.QQ))
     return result
 
 
@@ -571,7 +572,7 @@ class CoefficientCache:
         try:
             conn = self._open_existing()
         except sqlite3.DatabaseError as exc:
-            self._disable(f"cannot open it ({exc})", resettable=True)
+            self._database_error(exc)
             return None
         except _SchemaMismatch as exc:
             self._disable(str(exc), resettable=True)
@@ -662,9 +663,9 @@ class CoefficientCache:
         key : Mapping[str, JSON data]
             Every parameter that changes the result.
         decode : callable, optional
-            Applied to the stored JSON data; if it raises ``ValueError``,
-            ``TypeError`` or ``KeyError`` the value has the wrong shape and the
-            lookup is a miss (with a :class:`CacheWarning`).
+            Applied to the stored JSON data; if it raises an ``Exception`` the
+            value has the wrong shape and the lookup is a miss (with a
+            :class:`CacheWarning`).
 
         Returns
         -------
@@ -704,8 +705,9 @@ class CoefficientCache:
             return value
         try:
             return decode(value)
-        except (ValueError, TypeError, KeyError) as exc:
-            self._bad_entry(key_text, f"it has the wrong shape ({exc})")
+        except Exception as exc:
+            # Whatever a damaged value makes ``decode`` raise, it is a miss.
+            self._bad_entry(key_text, f"it has the wrong shape ({exc!r})")
             return None
 
     def _bad_entry(self, key_text: str, reason: str) -> None:
@@ -714,13 +716,20 @@ class CoefficientCache:
         warnings.warn(message, CacheWarning, stacklevel=3)
 
     def _database_error(self, exc: sqlite3.DatabaseError) -> None:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-            # Another process held the write lock past the busy timeout: this
+        """Warn about ``exc``; disable what it shows to be unusable."""
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and (
+            "locked" in text or "busy" in text
+        ):
+            # Another process held the lock past the busy timeout: this
             # lookup or write is lost, the cache itself is fine.
             self._warn(f"coefficient cache {self.path} is busy ({exc})")
-        elif isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+        elif isinstance(exc, sqlite3.OperationalError) and "readonly" in text:
             self._writable = False
             self._warn(f"coefficient cache {self.path} is read-only; not storing")
+        elif isinstance(exc, sqlite3.OperationalError):
+            # The file may be fine; its surroundings (disk, permissions) are not.
+            self._disable(f"cannot use it ({exc})")
         else:
             self._disable(f"it is damaged ({exc})", resettable=True)
 
@@ -797,6 +806,8 @@ class CoefficientCache:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CacheWarning)
             conn = self._connect(create=False)
+        if conn is None and self._problem is None and self.path.exists():
+            raise CacheError(f"{self.path} is busy; try again")
         if self._problem is not None:
             raise CacheError(
                 f"{self.path} is not a usable feynflow cache: {self._problem}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pickle
@@ -13,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from fractions import Fraction
 
 import pytest
@@ -33,6 +35,7 @@ from feynflow.cache import (
     open_cache,
 )
 from feynflow.cli import main
+from feynflow.cli.cache import add_cache_arguments, cache_from_arguments
 from feynflow.errors import ParameterError
 from feynflow.symbols import H, p, sigma
 
@@ -408,6 +411,10 @@ def test_polynomials_in_foreign_symbols_are_refused():
         {"gens": ["p", "p"], "polys": []},
         {"gens": ["p"], "polys": [[[[1], "0.5"]]]},
         {"gens": ["p"], "polys": [[[[1], "0"]]]},
+        {"gens": ["p"], "polys": [[[[1], "-0/3"]]]},
+        {"gens": ["p"], "polys": [[[[1], "1/0"]]]},
+        {"gens": ["p"], "polys": [[[[1], "1/-2"]]]},
+        {"gens": ["p"], "polys": [[[[1], " 1"]]]},
         {"gens": ["p"], "polys": [[[[1], "1"], [[1], "2"]]]},
         {"gens": ["p"], "polys": [[[[-1], "1"]]]},
         {"gens": ["p"], "polys": [[[[True], "1"]]]},
@@ -566,6 +573,19 @@ def test_scribbled_cache_never_gives_a_wrong_value(tmp_path, seed):
     # Damage that was detected was reported.
     if any(value is None for value in found.values()):
         assert warnings_seen >= 1
+
+
+def test_truncated_cache_with_a_log_never_gives_a_wrong_value(tmp_path):
+    # With a write-ahead log present the header is not trusted, so the damage
+    # shows only when a missing page is read.
+    path = tmp_path / "c.sqlite"
+    make_truncated_cache(path)
+    path.with_name(path.name + "-wal").write_bytes(b"")
+    with CoefficientCache(path) as cache, pytest.warns(CacheWarning) as record:
+        found = [cache.get({"n": n}) for n in range(200)]
+        cache.put({"n": 0}, "new")
+    assert set(found) <= {None, "v" * 500}
+    assert None in found and len(record) == 1
 
 
 def test_directory_as_cache_path_warns_and_disables(tmp_path):
@@ -766,3 +786,38 @@ def test_cli_bad_format_is_an_argparse_error(capsys):
         main(["cache", "info", "--format", "xml"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cache_arguments_choose_the_cache(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_cache_arguments(parser)
+    chosen = cache_from_arguments(parser.parse_args(["--cache", str(tmp_path / "c")]))
+    assert isinstance(chosen, CoefficientCache) and chosen.path == tmp_path / "c"
+    assert isinstance(
+        cache_from_arguments(parser.parse_args(["--no-cache"])), NullCache
+    )
+    assert cache_from_arguments(parser.parse_args([])).path == default_cache_path()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--no-cache", "--cache", "x"])
+
+
+def test_cache_warning_on_the_command_line_is_one_line(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_cache_arguments(parser)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        cache = cache_from_arguments(parser.parse_args(["--cache", str(tmp_path)]))
+        assert cache.get({"nu": 2}) is None
+    err = capsys.readouterr().err
+    assert err.startswith("feynflow: warning: coefficient cache disabled")
+    assert err.count("\n") == 1
+
+
+def test_loss_coefficients_come_back_equal_from_the_cache(tmp_path):
+    loss_coefficients = pytest.importorskip("feynflow.expansion").loss_coefficients
+    computed = loss_coefficients(2, 2, symmetric=False)
+    key = {"nu": 2, "order": 2, "symmetric": False, "target": "identity"}
+    with CoefficientCache(tmp_path / "c.sqlite") as cache:
+        cache.put(key, encode_coefficients(computed))
+    with CoefficientCache(tmp_path / "c.sqlite") as cache:
+        assert cache.get(key, decode=decode_coefficients) == computed

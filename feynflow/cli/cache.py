@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
+import warnings
 
 from feynflow.cache import (
     CacheError,
+    CacheWarning,
     CoefficientCache,
     NullCache,
     default_cache_path,
@@ -71,9 +74,30 @@ def cache_from_arguments(args: argparse.Namespace) -> CoefficientCache | NullCac
     -------
     CoefficientCache or NullCache
     """
+    _show_cache_warnings_on_one_line()
     return open_cache(
         getattr(args, "cache", None), enabled=not getattr(args, "no_cache", False)
     )
+
+
+def _show_cache_warnings_on_one_line() -> None:
+    """Print a :class:`CacheWarning` as ``feynflow: warning: ...`` on stderr.
+
+    Other warnings keep Python's format; the source line of the ``warn`` call
+    means nothing to a command-line user.
+    """
+    original = warnings.showwarning
+    if getattr(original, "shows_cache_warnings", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, CacheWarning):
+            print(f"feynflow: warning: {message}", file=file or sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    show.shows_cache_warnings = True
+    warnings.showwarning = show
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
