@@ -472,6 +472,8 @@ class CoefficientCache:
     >>> with CoefficientCache(folder / "cache.sqlite") as cache:
     ...     cache.info()["entries"]
     1
+    >>> import shutil
+    >>> shutil.rmtree(folder)
 
     Notes
     -----

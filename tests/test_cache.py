@@ -606,6 +606,19 @@ def test_uncreatable_directory_warns_and_disables(tmp_path):
         assert cache.get({"n": 1}) is None
 
 
+def test_permission_denied_on_creation_warns_and_disables(tmp_path, monkeypatch):
+    # What an unwritable directory does, also when the tests run as root.
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("feynflow.cache.tempfile.mkstemp", refuse)
+    with CoefficientCache(tmp_path / "c.sqlite") as cache:
+        with pytest.warns(CacheWarning, match="Permission denied"):
+            cache.put({"n": 1}, 1)
+        assert cache.get({"n": 1}) is None
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() == 0,
     reason="file permissions do not bind the superuser",
