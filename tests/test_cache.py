@@ -834,3 +834,27 @@ def test_loss_coefficients_come_back_equal_from_the_cache(tmp_path):
         cache.put(key, encode_coefficients(computed))
     with CoefficientCache(tmp_path / "c.sqlite") as cache:
         assert cache.get(key, decode=decode_coefficients) == computed
+
+
+_FORKED_CACHE = None
+
+
+def _put_from_forked_child(n):
+    _FORKED_CACHE.put({"child": n}, n)
+    return _FORKED_CACHE.get({"parent": True})
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_cache_inherited_through_fork_opens_its_own_connection(tmp_path):
+    import multiprocessing
+
+    global _FORKED_CACHE
+    _FORKED_CACHE = CoefficientCache(tmp_path / "c.sqlite")
+    try:
+        _FORKED_CACHE.put({"parent": True}, "seen")
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            assert pool.map(_put_from_forked_child, range(20)) == ["seen"] * 20
+        assert [_FORKED_CACHE.get({"child": n}) for n in range(20)] == list(range(20))
+    finally:
+        _FORKED_CACHE.close()
+        _FORKED_CACHE = None
