@@ -71,7 +71,7 @@ Exponents = tuple[Fraction, Fraction, Fraction]
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ParetoTerm:
     """One monomial ``coeff * p**q * H**n * sigma**sigma_power`` of ``Y_s``.
 
@@ -1196,6 +1196,15 @@ def regime_table(nu: int, symmetric: bool = True) -> tuple[RegimeRow, ...]:
     SYM with odd ``nu`` is not covered by the theorem and is refused.  For
     ASYM at odd orders the vertices ``D`` and ``E`` coincide, so the side
     ``D-E`` shrinks to a point there; the table describes even orders.
+
+    A natural ``T`` is defined only up to monomials that stay of order one
+    on the face.  Among the face's vertex monomials the one with fewest
+    symbols is written, then the one with the lowest total power of ``p``
+    and ``H``, then one without ``p``.  For SYM ``nu = 2`` on ``A-B`` this
+    gives ``H*sigma**2`` where SPEC writes ``p*sigma**2``; the two are equal
+    up to order one there, since ``H ~ p``.  Conditions implied by others
+    (given the face's equalities and ``alpha_p, alpha_H > 0``) are dropped,
+    so a row may show a different but equivalent condition than SPEC's.
 
     References
     ----------
