@@ -1062,8 +1062,9 @@ def _T_preference(exponents: Exponents) -> tuple:
     """Among equivalent monomials on a face, prefer the one with fewest
     symbols, then lowest total power of ``p`` and ``H``, then without ``p``.
     """
-    a, b, c = exponents
-    return (sum(1 for x in exponents if x), abs(a) + abs(b), a != 0)
+    power_p, power_H, _ = exponents
+    symbols = sum(1 for x in exponents if x)
+    return (symbols, abs(power_p) + abs(power_H), power_p != 0)
 
 
 def _natural_T(nu: int, symmetric: bool, names: Sequence[str]):
@@ -1074,8 +1075,11 @@ def _natural_T(nu: int, symmetric: bool, names: Sequence[str]):
 
 
 def _condition_preference(condition: ScalingCondition) -> tuple:
-    a, b, c = condition.exponents
-    return (sum(1 for x in condition.exponents if x), a != 0, b == 0)
+    """Of equivalent conditions, show the one with fewest symbols, then one
+    without ``p``, then one with ``H``."""
+    power_p, power_H, _ = condition.exponents
+    symbols = sum(1 for x in condition.exponents if x)
+    return (symbols, power_p != 0, power_H == 0)
 
 
 def _face_conditions(polygon: ParetoPolygon, face: Face) -> list[ScalingCondition]:

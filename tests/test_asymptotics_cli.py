@@ -154,3 +154,24 @@ def test_command_line_error_has_no_traceback():
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+
+
+def test_pareto_zero_target_is_not_covered(capsys):
+    status, out, _ = run(
+        ["pareto", "--nu", "2", "--asym", "--order", "2", "--target", "zero"]
+        + ["--format", "json"],
+        capsys,
+    )
+    assert status == 0
+    data = json.loads(out)
+    assert data["target"] == "zero"
+    # Free evolution merges only copies of D: every term has s_D = s + 1.
+    for front in data["fronts"]:
+        assert front["theorem"] == "not covered"
+        assert {t["s_D"] for t in front["terms"]} == {front["s"] + 1}
+
+
+def test_pareto_refuses_negative_order(capsys):
+    code, err = run_error(["pareto", "--nu", "2", "--asym", "--order", "-1"], capsys)
+    assert code == 2
+    assert "must be >= 0" in err and len(err.strip().splitlines()) == 1

@@ -24,7 +24,7 @@ from feynflow.asymptotics import (
 from feynflow.cli._common import (
     add_scenario_arguments,
     fraction,
-    positive_int,
+    nonnegative_int,
     print_json,
     scenario_name,
     show_progress,
@@ -51,13 +51,6 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _nonnegative_order(text: str) -> int:
-    """Parse an order ``S >= 0`` for argparse."""
-    if text.strip() == "0":
-        return 0
-    return positive_int(text)
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pareto``, ``regime`` and ``regimes`` sub-commands."""
     pareto = subparsers.add_parser(
@@ -71,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_scenario_arguments(pareto)
     pareto.add_argument(
-        "--order", type=_nonnegative_order, required=True, help="highest order S"
+        "--order", type=nonnegative_int, required=True, help="highest order S"
     )
     pareto.add_argument("--target", choices=("identity", "zero"), default="identity")
     pareto.add_argument("--format", choices=("json", "table"), default="table")
