@@ -731,6 +731,11 @@ def pareto_polygon(
     The hull is Andrew's monotone chain on exact integers, ``O(m log m)`` for
     ``m`` terms.
 
+    SYM with odd ``nu`` is outside the theorem: its vertices get the ASYM
+    names, and its Pareto triples need not be coplanar (exact data for
+    ``nu = 3`` and ``nu = 5`` leave the plane from ``s = 2`` on), in which
+    case the polygon alone does not decide which terms lead.
+
     References
     ----------
     .. [1] Yarotsky, Golikov and Gusev, ICML 2026, arXiv:2602.04548, Sec. 3.

@@ -8,6 +8,7 @@ from fractions import Fraction
 from functools import cache
 
 import pytest
+import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -188,3 +189,20 @@ def test_zero_target_fronts_have_only_D_copies():
 @cache
 def coefficients_zero(nu, symmetric, order):
     return loss_coefficients(nu, order, symmetric=symmetric, target="zero")
+
+
+@pytest.mark.parametrize("nu, symmetric", [(3, True), (5, True), (4, True)])
+def test_plane_check_matches_rank_of_affine_points(nu, symmetric):
+    # Points (q, n, 2l) are coplanar iff the rows (q, n, 2l, 1) have rank <= 3.
+    for s, poly in enumerate(coefficients(nu, symmetric, 2)):
+        terms = pareto_terms(poly, nu, s)
+        rank = sympy.Matrix([[*t.exponents, 1] for t in terms]).rank()
+        polygon = pareto_polygon(nu, s, symmetric, terms=terms)
+        assert polygon.coplanar == (rank <= 3)
+        if rank == 3:
+            normal = polygon.plane_normal
+            growth = {
+                sum(a * x for a, x in zip(normal, t.exponents, strict=True))
+                for t in terms
+            }
+            assert len(growth) == 1
