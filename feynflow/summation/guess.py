@@ -81,7 +81,7 @@ def guess_recurrence(
     >>> from math import comb
     >>> data = {(n,): comb(2 * n, n) // (n + 1) for n in range(16)}
     >>> print(guess_recurrence(data))
-    (n*(n + 1))*C[n] + (-2*(n + 1)*(2*n + 1))*C[n - 1] = 0
+    (n*(n + 1))*C[n] + (-2*n*(2*n - 1))*C[n - 1] = 0
 
     Notes
     -----

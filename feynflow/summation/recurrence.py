@@ -365,7 +365,7 @@ class Recurrence:
         >>> x = sympy.Symbol("x")
         >>> rec = Recurrence({(0,): n, (-1,): -2})
         >>> rec.to_pde([x])
-        x*Derivative(h(x), x) - 2*x*h(x)
+        -2*x*h(x) + x*Derivative(h(x), x)
         """
         variables = self._check_variables(variables)
         h = sympy.Function("h")(*variables)
