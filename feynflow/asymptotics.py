@@ -26,11 +26,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
+from typing import TYPE_CHECKING
 
 import sympy
 
 from feynflow.errors import ParameterError
 from feynflow.symbols import POLY_GENS, H, p, sigma
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ParetoTerm",
@@ -369,6 +374,11 @@ def compare_with_theorem(
     TheoremComparison
         ``"not covered"`` for SYM with odd ``nu`` or a non-identity target.
 
+    Raises
+    ------
+    ParameterError
+        For ``nu < 2``, ``s < 0`` or an unknown target.
+
     Examples
     --------
     >>> front = theorem_front(2, 1)
@@ -395,8 +405,19 @@ def joint_scaling(nu: int, symmetric: bool) -> Exponents | None:
     """Return the scaling ``(alpha_p, alpha_H, alpha_sigma)`` under which
     every Pareto term of the theorem grows alike.
 
-    It is ``(1, nu/2, (1-nu)/nu)`` for SYM with even ``nu`` and
-    ``(1, nu-1, (1-nu)/nu)`` for ASYM; ``None`` for SYM with odd ``nu``.
+    Parameters
+    ----------
+    nu : int
+        Tensor order, ``>= 2``.
+    symmetric : bool
+        SYM (True) or ASYM (False).
+
+    Returns
+    -------
+    tuple of Fraction or None
+        ``(1, nu/2, (1-nu)/nu)`` for SYM with even ``nu``,
+        ``(1, nu-1, (1-nu)/nu)`` for ASYM; ``None`` for SYM with odd ``nu``,
+        which the theorem does not cover.
 
     Examples
     --------
@@ -804,6 +825,22 @@ def growth_exponent(term: ParetoTerm, alpha: Sequence[object]) -> Fraction:
 
     The monomial grows like ``a`` to this power when ``p ~ a**alpha_p``,
     ``H ~ a**alpha_H``, ``sigma ~ a**alpha_sigma``.
+
+    Parameters
+    ----------
+    term : ParetoTerm
+        The monomial.
+    alpha : sequence of three exact rationals
+        ``(alpha_p, alpha_H, alpha_sigma)`` with ``alpha_p, alpha_H > 0``.
+
+    Returns
+    -------
+    fractions.Fraction
+
+    Raises
+    ------
+    ParameterError
+        If ``alpha_p <= 0``, ``alpha_H <= 0`` or an entry is not rational.
 
     Examples
     --------
@@ -1306,6 +1343,23 @@ def classify(nu: int, symmetric: bool, alpha: Sequence[object]) -> Classificatio
 def format_regime_table(rows: Sequence[RegimeRow], style: str = "table") -> str:
     """Format regime rows as an aligned text table or a LaTeX ``tabular``.
 
+    Parameters
+    ----------
+    rows : sequence of RegimeRow
+        From :func:`regime_table`.
+    style : {"table", "latex"}
+        Plain text with aligned columns, or a LaTeX ``tabular``.
+
+    Returns
+    -------
+    str
+        Columns face, scaling condition, natural ``T`` and regime.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown ``style``.
+
     Examples
     --------
     >>> print(format_regime_table(regime_table(2, True)[:2]))  # doctest: +ELLIPSIS
@@ -1343,7 +1397,7 @@ def format_regime_table(rows: Sequence[RegimeRow], style: str = "table") -> str:
 # ---------------------------------------------------------------------------
 
 
-def plot_polygon(polygon: ParetoPolygon, ax=None):
+def plot_polygon(polygon: ParetoPolygon, ax: Axes | None = None) -> tuple[Figure, Axes]:
     """Draw a Pareto polygon: its Pareto points, hull and named vertices.
 
     Parameters
