@@ -79,12 +79,15 @@ def _canonical_labelling(
         cells.append({first_edge + singled_out})
     cells.append(set(range(first_target, first_target + len(targets))))
     cells = [cell for cell in cells if cell]
-    return pynauty.Graph(
-        first_target + len(targets),
-        directed=False,
-        adjacency_dict=adjacency,
-        vertex_coloring=cells,
-    )
+    # The data above is well formed by construction, so the graph is filled in
+    # directly: pynauty's own setters re-check every vertex, which costs more
+    # than nauty itself on graphs of this size.
+    graph = pynauty.Graph.__new__(pynauty.Graph)
+    graph.number_of_vertices = first_target + len(targets)
+    graph.directed = False
+    graph._adjacency_dict = adjacency
+    graph._vertex_coloring = cells if len(cells) > 1 else []
+    return graph
 
 
 def canonical_form(

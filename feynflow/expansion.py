@@ -20,7 +20,13 @@ import sympy
 
 from feynflow.diagrams import DiagramSum, check_nu, d_diagram, merge, r_diagram
 from feynflow.errors import ParameterError, TimeLimitError
-from feynflow.wick import ph_sigma_poly, wick_counts
+from feynflow.wick import (
+    _contract_targets,
+    _strictly_dominated,
+    class_bound,
+    ph_sigma_poly,
+    wick_counts,
+)
 
 __all__ = [
     "TARGETS",
@@ -203,10 +209,23 @@ def loss_coefficients(
         check_time()
         sign = -1 if s % 2 else 1
         terms: dict[tuple[int, int, int], Fraction] = {}
+        # In leading mode a diagram is skipped when every (q, n) it could
+        # reach lies strictly below monomials already found at its sigma
+        # power; all diagrams with one sigma power share one sign, so found
+        # monomials never cancel.
+        found: dict[int, set[tuple[int, int]]] = {}
         for diagram, coeff in power.items():
-            for (q, n), count in wick_counts(diagram).items():
+            if leading:
+                seen = found.setdefault(diagram.n_edges, set())
+                bound = class_bound(*_contract_targets(diagram))
+                if seen and _strictly_dominated(bound, seen):
+                    continue
+            counts = wick_counts(diagram, leading=leading)
+            for (q, n), count in counts.items():
                 key = (q, n, diagram.n_edges)
                 terms[key] = terms.get(key, Fraction(0)) + sign * coeff * count
+                if leading:
+                    seen.add((q, n))
             check_time()
         terms = {k: c for k, c in terms.items() if c}
         if leading:

@@ -26,7 +26,14 @@ from feynflow.diagrams import (
 from feynflow.errors import ParameterError
 from feynflow.symbols import POLY_GENS
 
-__all__ = ["wick_expectation", "wick_counts", "clear_wick_cache", "PHPolynomial"]
+__all__ = [
+    "wick_expectation",
+    "wick_counts",
+    "clear_wick_cache",
+    "pareto_front",
+    "class_bound",
+    "PHPolynomial",
+]
 
 #: A polynomial in p and H with integer coefficients: ``{(q, n): coefficient}``.
 PHPolynomial = dict[tuple[int, int], int]
@@ -35,6 +42,8 @@ PHPolynomial = dict[tuple[int, int], int]
 # (n_h, n_p, edges).  The same graphs recur across diagrams and orders, so the
 # table is shared by every call in the process.
 _memo: dict[tuple, PHPolynomial] = {}
+# Pareto fronts of the same graphs, for the leading-only mode.
+_leading_memo: dict[tuple, PHPolynomial] = {}
 _memo_lock = threading.Lock()
 
 
@@ -42,88 +51,267 @@ def clear_wick_cache() -> None:
     """Forget the memoised averages of intermediate graphs."""
     with _memo_lock:
         _memo.clear()
+        _leading_memo.clear()
 
 
-def _graph_value(n_h: int, n_p: int, edges: list[Edge]) -> PHPolynomial:
-    """Average (divided by sigma^(2l)) of any graph, as a p, H polynomial.
+def _reduce(
+    n_h: int, n_p: int, edges: list[Edge]
+) -> tuple[tuple[int, int], tuple[int, int, tuple[Edge, ...]] | None]:
+    """Drop nodes without edges; return their counts and the canonical rest.
 
     Nodes without edges are never contracted again, so they only contribute
-    a factor ``p`` or ``H`` each; the rest is averaged as one state.  The
-    state is not split into connected components: a pairing may join edges
-    of different components, so averages of components do not multiply.
+    a factor ``p`` or ``H`` each.  The rest is kept whole: it is not split
+    into connected components, because a pairing may join edges of different
+    components, so averages of components do not multiply.
     """
     used_h = sorted({h for h, _, _ in edges})
     used_p = sorted({i for _, i, _ in edges})
     isolated = (n_p - len(used_p), n_h - len(used_h))
     if not edges:
-        return {isolated: 1}
+        return isolated, None
     h_map = {h: k for k, h in enumerate(used_h)}
     p_map = {i: k for k, i in enumerate(used_p)}
     relabelled = [(h_map[h], p_map[i], c) for h, i, c in edges]
     canonical, _ = canonical_form(len(used_h), len(used_p), relabelled)
-    value = _state_value((len(used_h), len(used_p), canonical))
-    if isolated == (0, 0):
+    return isolated, (len(used_h), len(used_p), canonical)
+
+
+def _shift(value: PHPolynomial, offset: tuple[int, int]) -> PHPolynomial:
+    if offset == (0, 0):
         return value
-    q0, n0 = isolated
+    q0, n0 = offset
     return {(q + q0, n + n0): c for (q, n), c in value.items()}
 
 
-def _state_value(key: tuple[int, int, tuple[Edge, ...]]) -> PHPolynomial:
+def _graph_value(
+    n_h: int, n_p: int, edges: list[Edge], leading: bool = False
+) -> PHPolynomial:
+    """Average (divided by sigma^(2l)) of any graph, as a p, H polynomial.
+
+    With ``leading``, only the Pareto-optimal monomials are returned.
+    """
+    isolated, state = _reduce(n_h, n_p, edges)
+    if state is None:
+        return {isolated: 1}
+    return _shift(_state_value(state, leading), isolated)
+
+
+def pareto_front(value: PHPolynomial) -> PHPolynomial:
+    """The monomials ``(q, n)`` of ``value`` not dominated by another one."""
+    return {
+        (q, n): c
+        for (q, n), c in value.items()
+        if not any(q2 >= q and n2 >= n and (q2, n2) != (q, n) for (q2, n2) in value)
+    }
+
+
+def class_bound(n_h: int, n_p: int, edges) -> list[tuple[int, int]]:
+    """Maximal ``(q, n)`` that a pairing of a graph could leave, as a staircase.
+
+    Every pairing leaves at most ``n_p`` p-classes and ``n_h`` H-classes, and
+    at most ``E/2 + c`` classes in all for ``E`` edges in ``c`` connected
+    components: the contracted graph has ``E/2`` distinct edges and at most
+    ``c`` components, so it has at most ``E/2 + c`` nodes.
+    """
+    parent = list(range(n_h + n_p))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for h, i, _ in edges:
+        a, b = find(h), find(n_h + i)
+        if a != b:
+            parent[a] = b
+    components = len({find(h) for h, _, _ in edges})
+    total = min(len(edges) // 2 + components, n_h + n_p)
+    return [(q, total - q) for q in range(max(0, total - n_h), min(n_p, total) + 1)]
+
+
+def _strictly_dominated(points, found) -> bool:
+    """Whether every point of ``points`` is below some other point of ``found``."""
+    return all(
+        any(q2 >= q and n2 >= n and (q2, n2) != (q, n) for (q2, n2) in found)
+        for q, n in points
+    )
+
+
+def _split(n_h: int, n_p: int, edges) -> list[tuple[int, int, tuple[Edge, ...]]]:
+    """The connected components of a graph without isolated nodes, canonical."""
+    parent = list(range(n_h + n_p))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for h, i, _ in edges:
+        a, b = find(h), find(n_h + i)
+        if a != b:
+            parent[a] = b
+    groups: dict[int, list[Edge]] = {}
+    for edge in edges:
+        groups.setdefault(find(edge[0]), []).append(edge)
+    if len(groups) == 1:
+        return [(n_h, n_p, tuple(edges))]
+    parts = []
+    for group in groups.values():
+        hs = sorted({h for h, _, _ in group})
+        ps = sorted({i for _, i, _ in group})
+        h_map = {h: k for k, h in enumerate(hs)}
+        p_map = {i: k for k, i in enumerate(ps)}
+        relabelled = [(h_map[h], p_map[i], c) for h, i, c in group]
+        canonical, _ = canonical_form(len(hs), len(ps), relabelled)
+        parts.append((len(hs), len(ps), canonical))
+    return parts
+
+
+def _factorised_front(n_h: int, n_p: int, edges) -> PHPolynomial | None:
+    """Pareto front of a disconnected graph from the fronts of its components.
+
+    Pairings inside the components reach the Minkowski sum of the components'
+    fronts.  A pairing joining two components leaves at most ``E/2 + c - 1``
+    classes (see `class_bound`); when every such ``(q, n)`` lies strictly
+    below a point of that sum, no joining pairing reaches the front and the
+    sum's front, with products of counts, is exact.  Otherwise (and for
+    connected graphs) return None.
+    """
+    parts = _split(n_h, n_p, edges)
+    if len(parts) == 1:
+        return None
+    combined: PHPolynomial = {(0, 0): 1}
+    for part in parts:
+        front = _state_value(part, True)
+        if not front:
+            return {}
+        product: PHPolynomial = {}
+        for (q1, n1), c1 in combined.items():
+            for (q2, n2), c2 in front.items():
+                key = (q1 + q2, n1 + n2)
+                product[key] = product.get(key, 0) + c1 * c2
+        combined = pareto_front(product)
+    joined = min(len(edges) // 2 + len(parts) - 1, n_h + n_p)
+    joined_bound = [
+        (q, joined - q) for q in range(max(0, joined - n_h), min(n_p, joined) + 1)
+    ]
+    if _strictly_dominated(joined_bound, combined):
+        return combined
+    return None
+
+
+def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPolynomial:
     """Average of a canonical graph with at least one edge and no isolated node.
 
     Pairs one edge ``e`` with each partner of its colour, contracts, and
     recurses.  Partners in one orbit of the stabiliser of ``e`` give
     isomorphic remainders, so one partner per orbit is followed and weighted
-    by the orbit's size.
+    by the orbit's size.  With ``leading``, only the Pareto front of the state
+    is kept, and a partner is skipped when `class_bound` shows that all it can
+    reach lies strictly below monomials already found.
     """
-    cached = _memo.get(key)
+    memo = _leading_memo if leading else _memo
+    cached = memo.get(key)
     if cached is not None:
         return cached
     n_h, n_p, edges = key
+
+    if leading:
+        value = _factorised_front(n_h, n_p, edges)
+        if value is not None:
+            with _memo_lock:
+                memo[key] = value
+            return value
 
     counts: dict[int, int] = {}
     for _, _, colour in edges:
         counts[colour] = counts.get(colour, 0) + 1
     if any(count % 2 for count in counts.values()):
-        value: PHPolynomial = {}
-    else:
-        # The colour with the fewest edges gives the fewest branches.
-        colour = min(counts, key=lambda c: (counts[c], c))
-        first = next(k for k, edge in enumerate(edges) if edge[2] == colour)
-        h_e, i_e, _ = edges[first]
-        graph = _canonical_labelling(n_h, n_p, edges, (), singled_out=first)
-        orbit_of = pynauty.autgrp(graph)[3]
-        offset = n_h + n_p
-        orbit_size: dict[int, int] = {}
-        representative: dict[int, int] = {}
-        for k, edge in enumerate(edges):
-            if k != first and edge[2] == colour:
-                orbit = orbit_of[offset + k]
-                orbit_size[orbit] = orbit_size.get(orbit, 0) + 1
-                representative.setdefault(orbit, k)
-        value = {}
-        for orbit, partner in representative.items():
-            h_f, i_f, _ = edges[partner]
-            rest = [
-                (h_e if h == h_f else h, i_e if i == i_f else i, c)
-                for k, (h, i, c) in enumerate(edges)
-                if k != first and k != partner
-            ]
-            # Contracting removes node h_f (if distinct from h_e); the graph
-            # keeps n_h - 1 H-nodes after renumbering the ones above it.
-            new_h = n_h - (h_f != h_e)
-            new_p = n_p - (i_f != i_e)
-            rest = [
-                (h - (h_f != h_e and h > h_f), i - (i_f != i_e and i > i_f), c)
-                for h, i, c in rest
-            ]
-            branch = _graph_value(new_h, new_p, rest)
-            weight = orbit_size[orbit]
+        with _memo_lock:
+            memo[key] = {}
+        return {}
+
+    # Pair an edge of the rarest colour (fewest branches) at a node of least
+    # degree (the node is soon left without edges, so states shrink fast).
+    degree_h = [0] * n_h
+    degree_p = [0] * n_p
+    for h, i, _ in edges:
+        degree_h[h] += 1
+        degree_p[i] += 1
+    first = min(
+        range(len(edges)),
+        key=lambda k: (
+            counts[edges[k][2]],
+            min(degree_h[edges[k][0]], degree_p[edges[k][1]]),
+            k,
+        ),
+    )
+    h_e, i_e, colour = edges[first]
+    graph = _canonical_labelling(n_h, n_p, edges, (), singled_out=first)
+    orbit_of = pynauty.autgrp(graph)[3]
+    offset = n_h + n_p
+    orbit_size: dict[int, int] = {}
+    representative: dict[int, int] = {}
+    for k, edge in enumerate(edges):
+        if k != first and edge[2] == colour:
+            orbit = orbit_of[offset + k]
+            orbit_size[orbit] = orbit_size.get(orbit, 0) + 1
+            representative.setdefault(orbit, k)
+
+    branches = []
+    for orbit, partner in representative.items():
+        h_f, i_f, _ = edges[partner]
+        # Contract h_f into h_e and i_f into i_e, then close the gap left in
+        # the numbering of each kind of node.
+        drop_h, drop_p = h_f != h_e, i_f != i_e
+        h_of = [h_e if h == h_f else h for h in range(n_h)]
+        i_of = [i_e if i == i_f else i for i in range(n_p)]
+        h_of = [h - (drop_h and h > h_f) for h in h_of]
+        i_of = [i - (drop_p and i > i_f) for i in i_of]
+        rest = [
+            (h_of[h], i_of[i], c)
+            for k, (h, i, c) in enumerate(edges)
+            if k != first and k != partner
+        ]
+        branches.append((orbit_size[orbit], n_h - drop_h, n_p - drop_p, rest))
+
+    value: PHPolynomial = {}
+    if leading:
+        bounded = []
+        for weight, new_h, new_p, rest in branches:
+            isolated, state = _reduce(new_h, new_p, rest)
+            if state is None:
+                bound = [isolated]
+            else:
+                bound = [
+                    (q + isolated[0], n + isolated[1]) for q, n in class_bound(*state)
+                ]
+            bounded.append(
+                (max(q + n for q, n in bound), bound, weight, isolated, state)
+            )
+        # Follow the most promising partners first, so that later ones are
+        # more often cut off by what they have found.
+        bounded.sort(key=lambda item: -item[0])
+        for _, bound, weight, isolated, state in bounded:
+            if value and _strictly_dominated(bound, value):
+                continue
+            branch = (
+                {isolated: 1}
+                if state is None
+                else _shift(_state_value(state, True), isolated)
+            )
             for monomial, coeff in branch.items():
                 value[monomial] = value.get(monomial, 0) + weight * coeff
-        value = {k: c for k, c in value.items() if c}
+        value = pareto_front(value)
+    else:
+        for weight, new_h, new_p, rest in branches:
+            for monomial, coeff in _graph_value(new_h, new_p, rest).items():
+                value[monomial] = value.get(monomial, 0) + weight * coeff
+    value = {k: c for k, c in value.items() if c}
     with _memo_lock:
-        _memo[key] = value
+        memo[key] = value
     return value
 
 
@@ -148,12 +336,14 @@ def _contract_targets(diagram: Diagram) -> tuple[int, int, tuple[Edge, ...]]:
     return diagram.n_h, len(roots), edges
 
 
-def wick_counts(diagram: Diagram) -> PHPolynomial:
+def wick_counts(diagram: Diagram, leading: bool = False) -> PHPolynomial:
     """Number of pairings of ``diagram`` leaving each ``(q, n)``.
 
     Returns ``{(q, n): count}``: ``count`` pairings of the edges leave ``q``
     distinct p-nodes and ``n`` distinct H-nodes.  The Gaussian average is
-    ``sum count * p^q H^n sigma^(2l)``.
+    ``sum count * p^q H^n sigma^(2l)``.  With ``leading``, only the
+    Pareto-optimal ``(q, n)`` (not dominated componentwise by another one
+    present) are returned, with their exact counts.
 
     Examples
     --------
@@ -163,7 +353,7 @@ def wick_counts(diagram: Diagram) -> PHPolynomial:
     """
     if not isinstance(diagram, Diagram):
         raise ParameterError(f"{diagram!r} is not a Diagram")
-    return dict(_graph_value(*_contract_targets(diagram)))
+    return dict(_graph_value(*_contract_targets(diagram), leading=leading))
 
 
 def wick_expectation(diagram: Diagram | DiagramSum) -> sympy.Poly:
