@@ -10,15 +10,24 @@ so that ``E[L(t)] ~ sum_s Y_s (t/T)^s / s!``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import numbers
+import os
 import time
 from collections.abc import Callable
 from fractions import Fraction
 
 import sympy
 
-from feynflow.diagrams import DiagramSum, check_nu, d_diagram, merge, r_diagram
+from feynflow.diagrams import (
+    Diagram,
+    DiagramSum,
+    check_nu,
+    d_diagram,
+    merge,
+    r_diagram,
+)
 from feynflow.errors import ParameterError, TimeLimitError
 from feynflow.wick import (
     _contract_targets,
@@ -125,6 +134,106 @@ def pareto_optimal(keys):
     }
 
 
+def _merge_chunk(
+    items: list[tuple[Diagram, Fraction]], generator: DiagramSum
+) -> dict[Diagram, Fraction]:
+    """Merge one slice of a level with ``A`` (a task of a parallel run)."""
+    return dict(merge(DiagramSum._trusted(dict(items)), generator).items())
+
+
+def _average_chunk(
+    items: list[tuple[Diagram, Fraction]], sign: int, leading: bool
+) -> dict[tuple[int, int, int], Fraction]:
+    """Signed Wick averages of one slice of a level, as exponent terms.
+
+    In leading mode a diagram is skipped when every ``(q, n)`` it could reach
+    lies strictly below monomials already found at its sigma power; every
+    diagram with one sigma power carries one sign, so found monomials never
+    cancel.
+    """
+    terms: dict[tuple[int, int, int], Fraction] = {}
+    found: dict[int, set[tuple[int, int]]] = {}
+    for diagram, coeff in items:
+        if leading:
+            seen = found.setdefault(diagram.n_edges, set())
+            bound = class_bound(*_contract_targets(diagram))
+            if seen and _strictly_dominated(bound, seen):
+                continue
+        for (q, n), count in wick_counts(diagram, leading=leading).items():
+            key = (q, n, diagram.n_edges)
+            terms[key] = terms.get(key, Fraction(0)) + sign * coeff * count
+            if leading:
+                seen.add((q, n))
+    return terms
+
+
+def _chunks(items: list, pieces: int) -> list[list]:
+    """Split ``items`` into about ``pieces`` slices of similar cost."""
+    if pieces <= 1 or len(items) <= 1:
+        return [items]
+    # Deal round-robin so that large and small diagrams mix in every slice.
+    return [items[k::pieces] for k in range(min(pieces, len(items)))]
+
+
+def _add_into(total: dict, part: dict) -> None:
+    for key, value in part.items():
+        total[key] = total.get(key, 0) + value
+
+
+def _run_tasks(executor, function, chunks, extra, check_time) -> list:
+    """Run ``function(chunk, *extra)`` for every chunk, serially or in parallel."""
+    if executor is None:
+        results = []
+        for chunk in chunks:
+            results.append(function(chunk, *extra))
+            check_time()
+        return results
+    futures = [executor.submit(function, chunk, *extra) for chunk in chunks]
+    try:
+        results = []
+        for future in futures:
+            while True:
+                try:
+                    results.append(future.result(timeout=0.5))
+                    break
+                except concurrent.futures.TimeoutError:
+                    check_time()
+        return results
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+
+
+def _cache_key(nu, symmetric, target, leading, s) -> dict:
+    return {
+        "quantity": "loss_coefficient",
+        "nu": nu,
+        "scenario": "sym" if symmetric else "asym",
+        "target": target,
+        "leading": bool(leading),
+        "s": s,
+    }
+
+
+def _open_cache(cache):
+    """Turn the ``cache`` argument of `loss_coefficients` into a cache object."""
+    from feynflow.cache import NullCache, open_cache
+
+    if cache is None or cache is False:
+        return NullCache()
+    if cache is True:
+        return open_cache()
+    if isinstance(cache, (str, os.PathLike)):
+        return open_cache(cache)
+    if hasattr(cache, "get") and hasattr(cache, "put"):
+        return cache
+    raise ParameterError(
+        f"cache={cache!r} is not understood; use True, False, a path or a "
+        "CoefficientCache"
+    )
+
+
 def loss_coefficients(
     nu: int,
     order: int,
@@ -133,6 +242,8 @@ def loss_coefficients(
     leading: bool = False,
     time_limit: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    cache=None,
 ) -> list[sympy.Poly]:
     """Exact coefficients ``[Y_0, ..., Y_order]`` of the expected loss.
 
@@ -153,11 +264,21 @@ def loss_coefficients(
         ``F[i] = 1`` on the diagonal, or ``F = 0`` (free evolution).
     leading : bool
         Keep only the Pareto-optimal terms of each ``Y_s`` (and, for the
-        identity target, the constant ``p/2`` of ``Y_0``).
+        identity target, the constant ``p/2`` of ``Y_0``).  They equal the
+        corresponding terms of the full polynomial, and are found with far
+        less work (see Notes).
     time_limit : float, optional
         Seconds after which `TimeLimitError` is raised.
     progress : callable, optional
         Called as ``progress(s, order)`` after each order is done.
+    executor : concurrent.futures.Executor, optional
+        Runs the merges and averages of each order as independent tasks, for
+        instance a ``ProcessPoolExecutor`` or the executor of a
+        ``dask.distributed.Client``.  The result does not depend on it.
+    cache : bool, path or CoefficientCache, optional
+        Where to keep and look up computed coefficients: ``True`` for the
+        default file of `feynflow.cache.default_cache_path`, a path, or a
+        cache object; ``None`` or ``False`` (default) for none.
 
     Returns
     -------
@@ -170,7 +291,8 @@ def loss_coefficients(
         For ``nu < 2``, a negative or non-integer ``order`` or an unknown
         target.
     TimeLimitError
-        When ``time_limit`` runs out.
+        When ``time_limit`` runs out; orders finished before are kept in the
+        cache.
 
     Examples
     --------
@@ -185,13 +307,20 @@ def loss_coefficients(
     -----
     Each order merges the previous power with ``A``, combining isomorphic
     diagrams by their nauty canonical forms, then averages every class with
-    the memoised pairing recursion of `feynflow.wick.wick_expectation`.
+    the memoised pairing recursion of `feynflow.wick.wick_expectation`.  In
+    leading mode the recursion keeps Pareto fronts only and cuts every branch
+    whose class bound (`feynflow.wick.class_bound`) lies strictly below what
+    was found; the symmetric ``nu = 2`` model reaches order 40 in seconds.
 
     References
     ----------
     .. [1] Yarotsky, Golikov, Gusev, ICML 2026, arXiv:2602.04548, section 2.
     """
     nu, order, target = check_nu(nu), check_order(order), check_target(target)
+    if executor is not None and not isinstance(executor, concurrent.futures.Executor):
+        raise ParameterError(
+            f"executor={executor!r} is not a concurrent.futures.Executor"
+        )
     deadline = None if time_limit is None else time.monotonic() + time_limit
 
     def check_time() -> None:
@@ -200,33 +329,45 @@ def loss_coefficients(
                 f"time limit of {time_limit} s reached before order {order}"
             )
 
+    from feynflow.cache import decode_coefficients, encode_coefficients
+
+    store = _open_cache(cache)
+    stored = []
+    for s in range(order + 1):
+        found = store.get(
+            _cache_key(nu, symmetric, target, leading, s), decode=decode_coefficients
+        )
+        if found is None:
+            break
+        stored.append(found[0])
+    if len(stored) == order + 1:
+        if progress is not None:
+            for s in range(order + 1):
+                progress(s, order)
+        return stored
+
+    workers = getattr(executor, "_max_workers", None) or 4
+    pieces = 1 if executor is None else 4 * workers
     generator = step_generator(nu, symmetric, target)
     power = generator
     coefficients = []
     for s in range(order + 1):
         if s:
-            power = merge(power, generator)
+            merged: dict[Diagram, Fraction] = {}
+            chunks = _chunks(list(power.items()), pieces)
+            for part in _run_tasks(
+                executor, _merge_chunk, chunks, (generator,), check_time
+            ):
+                _add_into(merged, part)
+            power = DiagramSum._trusted(merged)
         check_time()
         sign = -1 if s % 2 else 1
         terms: dict[tuple[int, int, int], Fraction] = {}
-        # In leading mode a diagram is skipped when every (q, n) it could
-        # reach lies strictly below monomials already found at its sigma
-        # power; all diagrams with one sigma power share one sign, so found
-        # monomials never cancel.
-        found: dict[int, set[tuple[int, int]]] = {}
-        for diagram, coeff in power.items():
-            if leading:
-                seen = found.setdefault(diagram.n_edges, set())
-                bound = class_bound(*_contract_targets(diagram))
-                if seen and _strictly_dominated(bound, seen):
-                    continue
-            counts = wick_counts(diagram, leading=leading)
-            for (q, n), count in counts.items():
-                key = (q, n, diagram.n_edges)
-                terms[key] = terms.get(key, Fraction(0)) + sign * coeff * count
-                if leading:
-                    seen.add((q, n))
-            check_time()
+        chunks = _chunks(sorted(power.items()), pieces)
+        for part in _run_tasks(
+            executor, _average_chunk, chunks, (sign, leading), check_time
+        ):
+            _add_into(terms, part)
         terms = {k: c for k, c in terms.items() if c}
         if leading:
             keep = pareto_optimal(terms)
@@ -234,7 +375,13 @@ def loss_coefficients(
         if s == 0 and target == "identity":
             terms[(1, 0, 0)] = terms.get((1, 0, 0), Fraction(0)) + Fraction(1, 2)
         logger.info("order %d: %d diagram classes", s, len(power))
-        coefficients.append(ph_sigma_poly(terms))
+        poly = ph_sigma_poly(terms)
+        coefficients.append(poly)
+        if s >= len(stored):
+            store.put(
+                _cache_key(nu, symmetric, target, leading, s),
+                encode_coefficients([poly]),
+            )
         if progress is not None:
             progress(s, order)
     return coefficients

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import sys
 
 import sympy
@@ -12,10 +13,12 @@ from feynflow.cli._common import (
     add_time_limit_argument,
     nonnegative_int,
     poly_terms,
+    positive_int,
     print_json,
     scenario_name,
     show_progress,
 )
+from feynflow.cli.cache import add_cache_arguments, cache_from_arguments
 
 ORDER = 10
 
@@ -41,12 +44,20 @@ def register(subparsers) -> None:
         help="only the Pareto-optimal terms of each Y_s",
     )
     parser.add_argument("--format", choices=("table", "json", "latex"), default="table")
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="local worker processes (default 1)",
+    )
     add_time_limit_argument(parser)
+    add_cache_arguments(parser)
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Compute and print the coefficients."""
+def compute_coefficients(args: argparse.Namespace, target) -> list:
+    """Run `loss_coefficients` as the arguments ask: progress, jobs, cache."""
     from feynflow.expansion import loss_coefficients
 
     bar = None
@@ -54,19 +65,32 @@ def run(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=args.order + 1, desc="orders", unit="order", leave=False)
+    executor = None
+    if args.jobs > 1:
+        executor = concurrent.futures.ProcessPoolExecutor(args.jobs)
     try:
-        polys = loss_coefficients(
-            args.nu,
-            args.order,
-            symmetric=args.symmetric,
-            target=args.target,
-            leading=args.leading,
-            time_limit=args.time_limit,
-            progress=(lambda s, order: bar.update(1)) if bar else None,
-        )
+        with cache_from_arguments(args) as cache:
+            return loss_coefficients(
+                args.nu,
+                args.order,
+                symmetric=args.symmetric,
+                target=target,
+                leading=args.leading,
+                time_limit=args.time_limit,
+                progress=(lambda s, order: bar.update(1)) if bar else None,
+                executor=executor,
+                cache=cache,
+            )
     finally:
         if bar is not None:
             bar.close()
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute and print the coefficients."""
+    polys = compute_coefficients(args, args.target)
 
     if args.format == "json":
         print_json(
