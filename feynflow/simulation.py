@@ -99,7 +99,13 @@ class SimulationResult:
 
 
 class _Backend:
-    """The handful of array operations the flow needs, for one library."""
+    """The handful of array operations the flow needs, for one library.
+
+    Operations write into caller-provided buffers (``out``): the flow reuses
+    the same few large arrays at every step, because allocating fresh
+    megabyte-sized arrays (and faulting their pages in) can cost more than
+    the arithmetic.
+    """
 
     def __init__(self, name: str, device: str | None = None) -> None:
         self.name = name
@@ -114,118 +120,164 @@ class _Backend:
     def asarray(self, array: np.ndarray) -> Any:
         if self.name == "torch":
             return self.torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
-        return array
+        return np.array(array, dtype=np.float64)
 
     def to_numpy(self, array: Any) -> np.ndarray:
         if self.name == "torch":
             return array.detach().cpu().numpy()
         return np.asarray(array)
 
-    def matmul(self, left: Any, right: Any) -> Any:
-        """Matrix product over the last two axes, batched over the first."""
+    def empty(self, shape: tuple) -> Any:
         if self.name == "torch":
-            return left @ right
+            return self.torch.empty(shape, dtype=self.torch.float64, device=self.device)
+        return np.empty(shape)
+
+    def matmul(self, left: Any, right: Any, out: Any) -> Any:
+        """``out = left @ right`` over the last two axes, batched over the first."""
+        if self.name == "torch":
+            out.copy_(left @ right)
+            return out
         # numpy's batched matmul is erratic in speed (sometimes 10x slower
         # than BLAS on each slice), so the seeds are multiplied one by one.
-        out = np.empty(left.shape[:-1] + right.shape[-1:])
         for index in range(left.shape[0]):
             np.matmul(left[index], right[index], out=out[index])
         return out
+
+    def multiply(self, left: Any, right: Any, out: Any) -> Any:
+        if self.name == "torch":
+            return self.torch.mul(left, right, out=out)
+        return np.multiply(left, right, out=out)
 
     def transpose(self, array: Any) -> Any:
         if self.name == "torch":
             return array.transpose(-1, -2)
         return np.swapaxes(array, -1, -2)
 
-    def eye(self, n: int) -> Any:
+    def subtract_identity(self, matrices: Any) -> None:
+        """Subtract the identity from each square matrix, in place."""
         if self.name == "torch":
-            return self.torch.eye(n, dtype=self.torch.float64, device=self.device)
-        return np.eye(n)
+            matrices.diagonal(dim1=-2, dim2=-1).sub_(1.0)
+        else:
+            diagonal = np.arange(matrices.shape[-1])
+            matrices[:, diagonal, diagonal] -= 1.0
 
-    def sum_last2(self, array: Any) -> Any:
+    def inner(self, left: Any, right: Any) -> np.ndarray:
+        """Sum of the elementwise product over the last two axes, per seed."""
         if self.name == "torch":
-            return array.sum(dim=(-1, -2))
-        return array.sum(axis=(-1, -2))
-
-    def stack(self, arrays: list, axis: int) -> Any:
-        if self.name == "torch":
-            return self.torch.stack(arrays, dim=axis)
-        return np.stack(arrays, axis=axis)
+            return self.to_numpy((left * right).sum(dim=(-1, -2)))
+        # BLAS dot products, much faster than numpy's summation of a product.
+        return np.array(
+            [np.vdot(left[index], right[index]) for index in range(left.shape[0])]
+        )
 
 
-def _power(array: Any, exponent: int) -> Any:
-    """Elementwise integer power ``exponent >= 1`` by repeated squaring."""
-    result = None
-    base = array
-    while exponent:
-        if exponent & 1:
-            result = base if result is None else result * base
-        exponent >>= 1
-        if exponent:
-            base = base * base
-    return result
+class _Evaluator:
+    """Loss and gradient for batches of weights of shape ``(S, C, H, p)``.
 
+    ``C`` is 1 (SYM) or ``nu`` (ASYM).  Calling it returns the loss per seed
+    (a numpy array of shape ``(S,)``) and the gradient, written into a buffer
+    that the next call overwrites.
+    """
 
-# --------------------------------------------------------------------------
-# Loss and gradient.
+    def __init__(
+        self, nu: int, symmetric: bool, target: str, shape: tuple, ops: _Backend
+    ) -> None:
+        self.nu = nu
+        self.symmetric = symmetric
+        self.identity = target == "identity"
+        self.ops = ops
+        n_seeds, colours, n_rank, size = shape
+        self.size = size
+        self.gradient = ops.empty(shape)
+        # For nu = 2 the model f is itself a p x p matrix; when p < H it is
+        # cheaper than the H x H Gram and avoids cancellation in the loss.
+        self.model_route = nu == 2 and size < n_rank
+        if self.model_route:
+            self.model = ops.empty((n_seeds, size, size))
+        elif symmetric:
+            self.gram = ops.empty((n_seeds, n_rank, n_rank))
+            self.gram_power = ops.empty((n_seeds, n_rank, n_rank)) if nu > 2 else None
+            self.weight_power = (
+                ops.empty((n_seeds, n_rank, size)) if self.identity and nu > 2 else None
+            )
+        else:
+            self.grams = [ops.empty((n_seeds, n_rank, n_rank)) for _ in range(nu)]
+
+    def __call__(self, weights: Any) -> tuple[np.ndarray, Any]:
+        if self.model_route:
+            return self._model_route(weights)
+        if self.symmetric:
+            return self._symmetric(weights)
+        return self._asymmetric(weights)
+
+    def _model_route(self, weights: Any) -> tuple[np.ndarray, Any]:
+        ops, residual, gradient = self.ops, self.model, self.gradient
+        first = weights[:, 0]
+        second = first if self.symmetric else weights[:, 1]
+        ops.matmul(ops.transpose(first), second, out=residual)
+        if self.identity:
+            ops.subtract_identity(residual)
+        loss = 0.5 * ops.inner(residual, residual)
+        if self.symmetric:
+            ops.matmul(first, residual, out=gradient[:, 0])
+            gradient *= 2.0
+        else:
+            ops.matmul(second, ops.transpose(residual), out=gradient[:, 0])
+            ops.matmul(first, residual, out=gradient[:, 1])
+        return loss, gradient
+
+    def _power(self, base: Any, exponent: int, out: Any) -> Any:
+        """``base ** exponent`` elementwise (``exponent >= 1``) into ``out``."""
+        if exponent == 1:
+            return base
+        self.ops.multiply(base, base, out=out)
+        for _ in range(exponent - 2):
+            self.ops.multiply(out, base, out=out)
+        return out
+
+    def _symmetric(self, weights: Any) -> tuple[np.ndarray, Any]:
+        # The nu colour contributions to the derivative in the shared matrix
+        # are equal: nu (G^(nu-1) U - U^(nu-1)), powers elementwise.
+        ops, nu, gradient = self.ops, self.nu, self.gradient
+        matrix = weights[:, 0]
+        gram = ops.matmul(matrix, ops.transpose(matrix), out=self.gram)
+        gram_power = self._power(gram, nu - 1, self.gram_power)
+        loss = 0.5 * ops.inner(gram_power, gram)
+        ops.matmul(gram_power, matrix, out=gradient[:, 0])
+        if self.identity:
+            weight_power = self._power(matrix, nu - 1, self.weight_power)
+            loss = loss - ops.inner(weight_power, matrix) + 0.5 * self.size
+            gradient[:, 0] -= weight_power
+        gradient *= float(nu)
+        return loss, gradient
+
+    def _asymmetric(self, weights: Any) -> tuple[np.ndarray, Any]:
+        # The derivative in colour m involves the product of the other
+        # colours' Gram matrices (and weights); prefix and suffix products
+        # give all of them in O(nu) elementwise products instead of O(nu^2).
+        ops, nu, gradient = self.ops, self.nu, self.gradient
+        grams = [
+            ops.matmul(weights[:, m], ops.transpose(weights[:, m]), out=self.grams[m])
+            for m in range(nu)
+        ]
+        gram_others = _products_of_others(grams)
+        loss = 0.5 * ops.inner(gram_others[0], grams[0])
+        for m in range(nu):
+            ops.matmul(gram_others[m], weights[:, m], out=gradient[:, m])
+        if self.identity:
+            weight_others = _products_of_others([weights[:, m] for m in range(nu)])
+            loss = loss - ops.inner(weight_others[0], weights[:, 0]) + 0.5 * self.size
+            for m in range(nu):
+                gradient[:, m] -= weight_others[m]
+        return loss, gradient
 
 
 def _batched_loss_and_gradient(
     weights: Any, nu: int, symmetric: bool, target: str, ops: _Backend
-) -> tuple[Any, Any]:
-    """Loss per seed and gradient for weights of shape ``(S, C, H, p)``.
-
-    ``C`` is 1 (SYM) or ``nu`` (ASYM).  Returns the loss, shape ``(S,)``, and
-    the gradient with the weights' shape.
-    """
-    n_rank, size = weights.shape[-2], weights.shape[-1]
-    identity = target == "identity"
-
-    # For nu = 2 the model f is itself a p x p Gram-like matrix; when p < H it
-    # is cheaper than the H x H Gram and avoids cancellation in the loss.
-    if nu == 2 and size < n_rank:
-        first = weights[:, 0]
-        second = first if symmetric else weights[:, 1]
-        residual = ops.matmul(ops.transpose(first), second)
-        if identity:
-            residual = residual - ops.eye(size)
-        loss = 0.5 * ops.sum_last2(residual * residual)
-        if symmetric:
-            gradient = (2.0 * ops.matmul(first, residual))[:, None]
-        else:
-            gradient = ops.stack(
-                [
-                    ops.matmul(second, ops.transpose(residual)),
-                    ops.matmul(first, residual),
-                ],
-                axis=1,
-            )
-        return loss, gradient
-
-    if symmetric:
-        matrix = weights[:, 0]
-        gram = ops.matmul(matrix, ops.transpose(matrix))
-        gram_power = _power(gram, nu - 1)
-        loss = 0.5 * ops.sum_last2(gram_power * gram)
-        gradient = ops.matmul(gram_power, matrix)
-        if identity:
-            weight_power = _power(matrix, nu - 1)
-            loss = loss - ops.sum_last2(weight_power * matrix) + 0.5 * size
-            gradient = gradient - weight_power
-        return loss, (nu * gradient)[:, None]
-
-    # ASYM: the derivative in colour m involves the product of the other
-    # colours' Gram matrices (and weights); prefix and suffix products give all
-    # of them in O(nu) elementwise products instead of O(nu^2).
-    grams = [ops.matmul(weights[:, m], ops.transpose(weights[:, m])) for m in range(nu)]
-    gram_others = _products_of_others(grams)
-    loss = 0.5 * ops.sum_last2(gram_others[0] * grams[0])
-    gradients = [ops.matmul(gram_others[m], weights[:, m]) for m in range(nu)]
-    if identity:
-        weight_others = _products_of_others([weights[:, m] for m in range(nu)])
-        loss = loss - ops.sum_last2(weight_others[0] * weights[:, 0]) + 0.5 * size
-        gradients = [gradients[m] - weight_others[m] for m in range(nu)]
-    return loss, ops.stack(gradients, axis=1)
+) -> tuple[np.ndarray, Any]:
+    """One evaluation of :class:`_Evaluator` (the gradient is a fresh array)."""
+    evaluate = _Evaluator(nu, symmetric, target, tuple(weights.shape), ops)
+    return evaluate(weights)
 
 
 def _products_of_others(factors: list) -> list:
@@ -813,7 +865,7 @@ def integrate(
         Integrator.
     observer : callable, optional
         Called as ``observer(n, t_n, weights_n, loss_n, gradient_n)`` at every
-        grid time (before the blow-up, if any).
+        grid time; the arrays are reused afterwards, so copy what you keep.
 
     Returns
     -------
@@ -905,7 +957,8 @@ def _integrate(
     """Run one batch of seeds; return its curves and blow-up times.
 
     ``observer(n, weights, loss, gradient)``, if given, sees the state at
-    every grid time ``times[n]`` (batched backend arrays).
+    every grid time ``times[n]`` (batched backend arrays, overwritten after the
+    call).  The weights are updated in place.
     """
     n_seeds = weights.shape[0]
     steps = len(times) - 1
@@ -913,11 +966,11 @@ def _integrate(
     runs = np.empty((n_seeds, steps + 1))
     blowup = np.full(n_seeds, math.nan)
     alive = np.ones(n_seeds, dtype=bool)
-
-    def velocity(state: Any) -> Any:
-        return _batched_loss_and_gradient(state, nu, symmetric, target, ops)[1] * (
-            -1.0 / T
-        )
+    evaluate = _Evaluator(nu, symmetric, target, tuple(weights.shape), ops)
+    if method == "rk4":
+        # RK4 state: the intermediate point and the weighted sum of slopes.
+        stage = ops.empty(tuple(weights.shape))
+        slopes = ops.empty(tuple(weights.shape))
 
     bar = None
     if progress:
@@ -928,13 +981,9 @@ def _integrate(
     # Overflow and inf - inf are expected in a blow-up and are detected below.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for n in range(steps + 1):
-            loss, gradient = _batched_loss_and_gradient(
-                weights, nu, symmetric, target, ops
-            )
-            loss = ops.to_numpy(loss).astype(np.float64)
+            loss, gradient = evaluate(weights)
             if observer is not None:
                 observer(n, weights, loss, gradient)
-            k1 = gradient * (-1.0 / T)
             runs[:, n] = loss
             newly_dead = alive & ~np.isfinite(loss)
             if newly_dead.any():
@@ -943,20 +992,27 @@ def _integrate(
                 logger.info("%d seed(s) blew up at t=%g", newly_dead.sum(), times[n])
                 # Dead seeds continue as zero weights, which stay finite.
                 mask = ops.asarray(alive.astype(np.float64))[:, None, None, None]
-                weights = weights * mask
-                k1 = k1 * mask
+                weights *= mask
+                gradient *= mask
             if not alive.any():
                 runs[:, n:] = math.inf
                 break
             if n == steps:
                 break
+            # du/dt = -(1/T) grad L, updated in place to reuse the buffers.
             if method == "euler":
-                weights = weights + dt * k1
+                gradient *= -dt / T
+                weights += gradient
             else:
-                k2 = velocity(weights + (0.5 * dt) * k1)
-                k3 = velocity(weights + (0.5 * dt) * k2)
-                k4 = velocity(weights + dt * k3)
-                weights = weights + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+                ops.multiply(gradient, 1.0, out=slopes)
+                for fraction, count in ((0.5, 2), (0.5, 2), (1.0, 1)):
+                    ops.multiply(gradient, -fraction * dt / T, out=stage)
+                    stage += weights
+                    gradient = evaluate(stage)[1]
+                    for _ in range(count):
+                        slopes += gradient
+                slopes *= -dt / (6.0 * T)
+                weights += slopes
             if bar is not None:
                 bar.update(1)
     if bar is not None:
