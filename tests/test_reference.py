@@ -18,7 +18,9 @@ from feynflow.reference import reference_loss_coefficients, reference_pairing_co
 # lists every pairing, takes at most a few seconds (SYM nu = 4 at order 1 has
 # single-colour diagrams of 14 edges, 13!! pairings each).
 CASES = [
-    (nu, symmetric, target, order)
+    pytest.param(
+        nu, symmetric, target, order, marks=[pytest.mark.slow] if nu == 4 else []
+    )
     for target in ("identity", "zero")
     for nu, symmetric, order in (
         (2, True, 3),
