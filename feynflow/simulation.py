@@ -143,6 +143,24 @@ class _Backend:
             np.matmul(left[index], right[index], out=out[index])
         return out
 
+    def gram(self, rows: Any, out: Any, scratch: Any = None) -> Any:
+        """``out = rows @ rows^T`` per seed; ``scratch`` holds ``rows^T``.
+
+        numpy sends ``A @ A.T`` to BLAS ``syrk``, which (OpenBLAS) is slower
+        than a general product when the inner dimension is much smaller than
+        the output; with a ``scratch`` buffer the general product is used.
+        """
+        if self.name == "torch":
+            out.copy_(rows @ rows.transpose(-1, -2))
+            return out
+        for index in range(rows.shape[0]):
+            if scratch is None:
+                np.matmul(rows[index], rows[index].T, out=out[index])
+            else:
+                np.copyto(scratch[index], rows[index].T)
+                np.matmul(rows[index], scratch[index], out=out[index])
+        return out
+
     def multiply(self, left: Any, right: Any, out: Any) -> Any:
         if self.name == "torch":
             return self.torch.mul(left, right, out=out)
@@ -192,6 +210,12 @@ class _Evaluator:
         # For nu = 2 the model f is itself a p x p matrix; when p < H it is
         # cheaper than the H x H Gram and avoids cancellation in the loss.
         self.model_route = nu == 2 and size < n_rank
+        # See _Backend.gram: a transposed copy of the weights when p << H.
+        self.scratch = (
+            ops.empty((n_seeds, size, n_rank))
+            if ops.name == "numpy" and 4 * size < n_rank and not self.model_route
+            else None
+        )
         if self.model_route:
             self.model = ops.empty((n_seeds, size, size))
         elif symmetric:
@@ -240,7 +264,7 @@ class _Evaluator:
         # are equal: nu (G^(nu-1) U - U^(nu-1)), powers elementwise.
         ops, nu, gradient = self.ops, self.nu, self.gradient
         matrix = weights[:, 0]
-        gram = ops.matmul(matrix, ops.transpose(matrix), out=self.gram)
+        gram = ops.gram(matrix, out=self.gram, scratch=self.scratch)
         gram_power = self._power(gram, nu - 1, self.gram_power)
         loss = 0.5 * ops.inner(gram_power, gram)
         ops.matmul(gram_power, matrix, out=gradient[:, 0])
@@ -257,7 +281,7 @@ class _Evaluator:
         # give all of them in O(nu) elementwise products instead of O(nu^2).
         ops, nu, gradient = self.ops, self.nu, self.gradient
         grams = [
-            ops.matmul(weights[:, m], ops.transpose(weights[:, m]), out=self.grams[m])
+            ops.gram(weights[:, m], out=self.grams[m], scratch=self.scratch)
             for m in range(nu)
         ]
         gram_others = _products_of_others(grams)
@@ -533,10 +557,11 @@ def memory_estimate(
 ) -> int:
     """Working memory, in bytes, that one seed of :func:`simulate` needs.
 
-    Counts the float64 arrays alive during a step: the weights and their
-    integrator copies (3 for Euler, 7 for RK4, in units of ``C H p``) and the
-    Gram matrices with their elementwise products (``H x H`` each; ``p x p``
-    for ``nu = 2`` with ``p < H``).
+    Counts the float64 arrays alive during a step: the weights with their
+    gradient, integrator and scratch buffers (4 arrays of ``C H p`` for
+    Euler, 6 for RK4) and the Gram matrices with their elementwise products (2 ``H x H``
+    arrays in SYM, ``4 nu`` in ASYM; one ``p x p`` array for ``nu = 2`` with
+    ``p < H``).
 
     Parameters
     ----------
@@ -560,14 +585,14 @@ def memory_estimate(
     True
     """
     colours = 1 if symmetric else nu
-    weight_copies = 3 if method == "euler" else 7
+    weight_copies = 4 if method == "euler" else 6
     weights = weight_copies * colours * H * p
     if nu == 2 and p < H:
-        grams = 3 * p * p
+        grams = p * p
     elif symmetric:
-        grams = 4 * H * H
+        grams = 2 * H * H
     else:
-        grams = (3 * nu + 1) * H * H + 2 * nu * H * p
+        grams = 4 * nu * H * H
     return _BYTES * (weights + grams)
 
 
@@ -722,11 +747,16 @@ def simulate(
     Notes
     -----
     Each step costs ``O(nu H^2 p)`` (``O(H p^2)`` for ``nu = 2``, ``p < H``)
-    per seed; RK4 costs four gradient evaluations per step.  Seeds are
-    integrated together as one batch when they fit in the memory limit.  The
-    loss ``1/2 sum f^2 - sum f F + p/2`` is a difference of large terms, so
-    near a perfect fit its relative accuracy is limited to about
-    ``1e-16 * sum f^2 / L``.
+    per seed; RK4 costs four gradient evaluations per step.  Small problems
+    integrate several seeds together as one batch; large ones one at a time,
+    reusing the same buffers at every step.  The loss
+    ``1/2 sum f^2 - sum f F + p/2`` is a difference of large terms, so near a
+    perfect fit its absolute accuracy is about ``1e-16 * sum f^2``.  A
+    blow-up is detected on the grid: the recorded time is the first grid
+    time with a non-finite loss, so it is accurate to about one step.
+
+    On a machine shared with other jobs, multithreaded BLAS can be many times
+    slower than one thread (``OPENBLAS_NUM_THREADS=1``).
 
     References
     ----------
