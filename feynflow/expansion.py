@@ -29,6 +29,13 @@ from feynflow.diagrams import (
     r_diagram,
 )
 from feynflow.errors import ParameterError, TimeLimitError
+from feynflow.targets import (
+    Target,
+    half_norm_squared,
+    modadd_coefficients,
+    parse_target,
+    r_diagrams,
+)
 from feynflow.wick import (
     _contract_targets,
     _strictly_dominated,
@@ -49,17 +56,36 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Targets understood by `loss_coefficients`.
+#: Targets understood by `loss_coefficients` by name; with ``nu`` known, any
+#: text of the target syntax of `feynflow.targets` (deltas, ``modadd``) too.
 TARGETS = ("identity", "zero")
 
 
-def check_target(target: object) -> str:
-    """Return ``target`` if feynflow knows it, else raise `ParameterError`."""
-    if target not in TARGETS:
+def check_target(target: object, nu: int | None = None) -> str | Target:
+    """Return a known target, or raise `ParameterError`.
+
+    ``"identity"`` and ``"zero"`` are returned as they are.  With ``nu``
+    given, any other text is parsed by `feynflow.targets.parse_target`; a
+    target equal to the identity or zero is returned by that name, others as
+    a `feynflow.targets.Target`.
+
+    Examples
+    --------
+    >>> check_target("d(1,2)*d(2,3)", nu=3)
+    'identity'
+    >>> check_target("d(1,2)", nu=3).name
+    'd(1,2)'
+    """
+    if isinstance(target, str) and target in TARGETS:
+        return target
+    if nu is None:
         raise ParameterError(
             f"target={target!r} is not known; allowed: {', '.join(TARGETS)}"
         )
-    return target  # type: ignore[return-value]
+    parsed = parse_target(target, nu)
+    if parsed.name in TARGETS:
+        return parsed.name
+    return parsed
 
 
 def check_order(order: object) -> int:
@@ -73,11 +99,12 @@ def check_order(order: object) -> int:
     return int(order)
 
 
-def step_generator(nu: int, symmetric: bool = True, target: str = "identity"):
+def step_generator(nu: int, symmetric: bool = True, target: str | Target = "identity"):
     """The combination ``A`` with ``d/dt G = -(1/T) G * A`` for any diagram ``G``.
 
     ``A = 1/2 D_{2nu} - R_nu`` for the identity target, ``1/2 D_{2nu}`` for the
-    zero target (free evolution).
+    zero target (free evolution), ``1/2 D_{2nu} - sum_j w_j R_{F_j}`` for a
+    delta target ``sum_j w_j F_j`` (see `feynflow.targets.r_diagrams`).
 
     Examples
     --------
@@ -85,10 +112,13 @@ def step_generator(nu: int, symmetric: bool = True, target: str = "identity"):
     >>> sorted(a.values())
     [Fraction(-1, 1), Fraction(1, 2)]
     """
-    nu, target = check_nu(nu), check_target(target)
+    nu = check_nu(nu)
+    target = check_target(target, nu)
     half_d = Fraction(1, 2) * d_diagram(nu, symmetric)
     if target == "zero":
         return half_d
+    if isinstance(target, Target):
+        return half_d - r_diagrams(target, symmetric)
     return half_d - r_diagram(nu, symmetric)
 
 
@@ -210,7 +240,7 @@ def _cache_key(nu, symmetric, target, leading, s) -> dict:
         "quantity": "loss_coefficient",
         "nu": nu,
         "scenario": "sym" if symmetric else "asym",
-        "target": target,
+        "target": str(target),
         "leading": bool(leading),
         "s": s,
     }
@@ -260,8 +290,12 @@ def loss_coefficients(
     symmetric : bool
         One weight matrix for every colour (SYM) or ``nu`` independent ones
         (ASYM).
-    target : {"identity", "zero"}
-        ``F[i] = 1`` on the diagonal, or ``F = 0`` (free evolution).
+    target : str or Target
+        ``"identity"`` (``F[i] = 1`` on the diagonal), ``"zero"`` (free
+        evolution), ``"modadd"`` (modular addition, polynomials valid for the
+        primes stated by `feynflow.targets.modadd_coefficients`) or a
+        polynomial in deltas such as ``"d(1,2) + 1/2*d(1,2,3)"`` (syntax in
+        `feynflow.targets`).
     leading : bool
         Keep only the Pareto-optimal terms of each ``Y_s`` (and, for the
         identity target, the constant ``p/2`` of ``Y_0``).  They equal the
@@ -316,7 +350,25 @@ def loss_coefficients(
     ----------
     .. [1] Yarotsky, Golikov, Gusev, ICML 2026, arXiv:2602.04548, section 2.
     """
-    nu, order, target = check_nu(nu), check_order(order), check_target(target)
+    nu, order = check_nu(nu), check_order(order)
+    target = check_target(target, nu)
+    if isinstance(target, Target) and target.kind == "modadd":
+        return modadd_coefficients(
+            nu,
+            order,
+            symmetric,
+            leading=leading,
+            time_limit=time_limit,
+            progress=progress,
+        ).coefficients
+    # Pruning by class bounds assumes that monomials found never cancel, which
+    # holds when every R_{F_j} enters with the same sign, and that no p-node
+    # is left without edges (class_bound ignores such nodes), which holds
+    # when no F_j has a free index: only then has every p-node degree >= 2.
+    prune = leading and (
+        not isinstance(target, Target)
+        or (target.same_sign and not target.has_free_index)
+    )
     if executor is not None and not isinstance(executor, concurrent.futures.Executor):
         raise ParameterError(
             f"executor={executor!r} is not a concurrent.futures.Executor"
@@ -365,15 +417,16 @@ def loss_coefficients(
         terms: dict[tuple[int, int, int], Fraction] = {}
         chunks = _chunks(sorted(power.items()), pieces)
         for part in _run_tasks(
-            executor, _average_chunk, chunks, (sign, leading), check_time
+            executor, _average_chunk, chunks, (sign, prune), check_time
         ):
             _add_into(terms, part)
         terms = {k: c for k, c in terms.items() if c}
         if leading:
             keep = pareto_optimal(terms)
             terms = {k: c for k, c in terms.items() if k in keep}
-        if s == 0 and target == "identity":
-            terms[(1, 0, 0)] = terms.get((1, 0, 0), Fraction(0)) + Fraction(1, 2)
+        if s == 0:
+            for q, half in half_norm_squared(target, nu).items():
+                terms[(q, 0, 0)] = terms.get((q, 0, 0), Fraction(0)) + half
         logger.info("order %d: %d diagram classes", s, len(power))
         poly = ph_sigma_poly(terms)
         coefficients.append(poly)

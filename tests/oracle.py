@@ -3,7 +3,8 @@
 The loss is written as an explicit integer polynomial in all ``p*H*colours``
 weights (python-flint), the flow derivative ``G -> sum_u (dG/du)(dL/du)`` is
 applied ``s`` times, and every monomial is averaged with
-``E[u^a] = (a-1)!! sigma^a`` for even ``a``.
+``E[u^a] = (a-1)!! sigma^a`` for even ``a``.  Any target tensor can be given
+as a function of the index tuple (`brute_force_tensor_coefficients`).
 """
 
 from __future__ import annotations
@@ -77,5 +78,57 @@ def brute_force_coefficients(
             current = sum(
                 (current.derivative(v) * gradient[v] for v in range(len(gens))),
                 start=loss2.context().from_dict({}),
+            )
+    return result
+
+
+def brute_force_tensor_coefficients(
+    nu: int, p: int, H: int, order: int, symmetric: bool, tensor
+) -> list[dict[int, Fraction]]:
+    """Like `brute_force_coefficients` for any target ``F[i] = tensor(i)``.
+
+    ``tensor`` maps a tuple of ``nu`` 0-based indices to an exact rational.
+    The polynomials have rational coefficients (``flint.fmpq_mpoly``).
+    """
+    colours = 1 if symmetric else nu
+    n_vars = colours * H * p
+    ctx = flint.fmpq_mpoly_ctx.get(("u", n_vars), "lex")
+    gens = ctx.gens()
+    one = ctx.from_dict({(0,) * n_vars: 1})
+
+    def u(m: int, k: int, i: int):
+        return gens[((0 if symmetric else m) * H + k) * p + i]
+
+    loss2 = ctx.from_dict({})
+    for index in itertools.product(range(p), repeat=nu):
+        f = ctx.from_dict({})
+        for k in range(H):
+            term = one
+            for m, i in enumerate(index):
+                term = term * u(m, k, i)
+            f += term
+        value = Fraction(tensor(index))
+        f -= one * flint.fmpq(value.numerator, value.denominator)
+        loss2 += f * f
+    gradient = [loss2.derivative(v) for v in range(n_vars)]
+    current = loss2
+    result = []
+    for s in range(order + 1):
+        averaged: dict[int, Fraction] = {}
+        for flint_exponents, coeff in current.terms():
+            exponents = [int(a) for a in flint_exponents]
+            if any(a % 2 for a in exponents):
+                continue
+            weight = Fraction(int(coeff.p), int(coeff.q))
+            for a in exponents:
+                weight = weight * _double_factorial(a - 1)
+            degree = sum(exponents)
+            averaged[degree] = averaged.get(degree, Fraction(0)) + weight
+        scale = Fraction((-1) ** s, 2 ** (s + 1))
+        result.append({d: c * scale for d, c in averaged.items() if c})
+        if s < order:
+            current = sum(
+                (current.derivative(v) * gradient[v] for v in range(n_vars)),
+                start=ctx.from_dict({}),
             )
     return result
