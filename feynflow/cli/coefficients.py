@@ -37,7 +37,22 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--order", type=nonnegative_int, required=True, help="highest s (>= 0)"
     )
-    parser.add_argument("--target", choices=("identity", "zero"), default="identity")
+    parser.add_argument(
+        "--target",
+        default="identity",
+        metavar="TARGET",
+        help=(
+            "identity (default), zero, modadd, or a weighted sum of products of "
+            "deltas of index positions 1..nu, e.g. 'd(1,2)*d(2,3) + 1/2*d(1,3)'"
+        ),
+    )
+    parser.add_argument(
+        "--p-value",
+        type=positive_int,
+        default=None,
+        metavar="P",
+        help="evaluate at this integer p (exact for modadd at any p)",
+    )
     parser.add_argument(
         "--leading",
         action="store_true",
@@ -88,20 +103,75 @@ def compute_coefficients(args: argparse.Namespace, target) -> list:
             executor.shutdown(cancel_futures=True)
 
 
+def _modadd_coefficients(args: argparse.Namespace):
+    """Modular-addition coefficients, exact at ``--p-value`` or generic."""
+    from feynflow.targets import modadd_coefficients
+
+    bar = None
+    if show_progress():
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.order + 1, desc="orders", unit="order", leave=False)
+    try:
+        return modadd_coefficients(
+            args.nu,
+            args.order,
+            args.symmetric,
+            p_value=args.p_value,
+            leading=args.leading,
+            time_limit=args.time_limit,
+            progress=(lambda s, order: bar.update(1)) if bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _without_p(poly, p_value: int):
+    """``poly`` with ``p`` set to ``p_value``, still in ``(p, H, sigma)``."""
+    from feynflow.symbols import POLY_GENS, p
+
+    return sympy.Poly(poly.as_expr().subs(p, p_value), *POLY_GENS, domain="QQ")
+
+
 def run(args: argparse.Namespace) -> int:
     """Compute and print the coefficients."""
-    polys = compute_coefficients(args, args.target)
+    from feynflow.expansion import check_target
+
+    target = check_target(args.target, args.nu)
+    name = str(target)
+    extra: dict = {}
+    if name == "modadd":
+        result = _modadd_coefficients(args)
+        polys = result.coefficients
+        if args.p_value is None:
+            extra["exact_for"] = {
+                "p_not_divisible_by": list(result.exceptional_primes),
+                "primes_above": result.prime_bound,
+            }
+    else:
+        polys = compute_coefficients(args, target)
+        if args.p_value is not None:
+            polys = [_without_p(poly, args.p_value) for poly in polys]
+    if args.p_value is not None:
+        extra = {"p_value": args.p_value}
 
     if args.format == "json":
+        coefficients = []
+        for s, poly in enumerate(polys):
+            terms = poly_terms(poly)
+            if args.p_value is not None:
+                for term in terms:
+                    del term["p"]
+            coefficients.append({"s": s, "terms": terms})
         print_json(
             {
                 "nu": args.nu,
                 "scenario": scenario_name(args.symmetric),
-                "target": args.target,
+                "target": name,
                 "order": args.order,
-                "coefficients": [
-                    {"s": s, "terms": poly_terms(poly)} for s, poly in enumerate(polys)
-                ],
+                **extra,
+                "coefficients": coefficients,
             }
         )
     elif args.format == "latex":
