@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -288,7 +288,7 @@ def _compare_series(
     return SeriesCheck(order, not mismatches, tuple(mismatches))
 
 
-def _loss_coefficients(nu, order, symmetric, target, time_limit):
+def _loss_coefficients(nu, order, symmetric, target, time_limit, progress=None):
     from feynflow.expansion import loss_coefficients
 
     return loss_coefficients(
@@ -298,6 +298,7 @@ def _loss_coefficients(nu, order, symmetric, target, time_limit):
         target=target,
         leading=True,
         time_limit=time_limit,
+        progress=progress,
     )
 
 
@@ -312,6 +313,7 @@ def derive_free(
     *,
     order: int | None = None,
     time_limit: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Derivation:
     """Derive the free-evolution loss at point A, point B or on the segment A–B.
 
@@ -334,6 +336,8 @@ def derive_free(
         recurrence has a spare equation).
     time_limit : float, optional
         Seconds allowed to the enumeration.
+    progress : callable, optional
+        Called as ``progress(s, order)`` after each enumerated order.
 
     Returns
     -------
@@ -372,7 +376,7 @@ def derive_free(
     case = faces[face]
     check_case(case, nu, symmetric)
     order = _check_order(order if order is not None else DEFAULT_ORDERS[case], 4)
-    Y = _loss_coefficients(nu, order, symmetric, "zero", time_limit)
+    Y = _loss_coefficients(nu, order, symmetric, "zero", time_limit, progress)
     if face == "general":
         return _derive_free_segment(nu, Y, order)
 
@@ -603,7 +607,10 @@ def _cycle_length(diagram) -> int:
 
 
 def derive_nu2(
-    *, order: int | None = None, time_limit: float | None = None
+    *,
+    order: int | None = None,
+    time_limit: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Derivation:
     """Derive the loss of the SYM ``nu = 2`` model on the whole triangle A–B–E.
 
@@ -623,6 +630,8 @@ def derive_nu2(
         Highest ``s`` enumerated and compared (default 8, at least 4).
     time_limit : float, optional
         Seconds allowed to the enumeration.
+    progress : callable, optional
+        Called as ``progress(s, order)`` after each enumerated order.
 
     Returns
     -------
@@ -716,7 +725,7 @@ def derive_nu2(
     loss = p / 2 + p**2 * sigma**2 * Psi.subs(
         {_x: -t / T, _y: H / p, _z: p * sigma**2}, simultaneous=True
     )
-    Y = _loss_coefficients(2, order, True, "identity", time_limit)
+    Y = _loss_coefficients(2, order, True, "identity", time_limit, progress)
     series = _compare_series(loss, [poly.as_expr() for poly in Y], order)
     steps = [
         f"A^(*(s+1)) for s <= {order}: single cycles; M_(s, s_D) read off",
@@ -812,7 +821,11 @@ def ntk_kernel_moments(nu: int) -> dict[str, sympy.Expr]:
 
 
 def derive_ntk(
-    nu: int, *, order: int | None = None, time_limit: float | None = None
+    nu: int,
+    *,
+    order: int | None = None,
+    time_limit: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Derivation:
     """Derive the ASYM loss on the NTK face B–C of the Pareto polygon.
 
@@ -831,6 +844,8 @@ def derive_ntk(
         Highest ``s`` enumerated (default 4, at least 4).
     time_limit : float, optional
         Seconds allowed to the enumeration.
+    progress : callable, optional
+        Called as ``progress(s, order)`` after each enumerated order.
 
     Returns
     -------
@@ -853,7 +868,7 @@ def derive_ntk(
     """
     check_case("ntk", nu, False)
     order = _check_order(order if order is not None else DEFAULT_ORDERS["ntk"], 4)
-    Y = _loss_coefficients(nu, order, False, "identity", time_limit)
+    Y = _loss_coefficients(nu, order, False, "identity", time_limit, progress)
     alpha_sigma = Fraction(-(2 * nu - 1), 2 * nu)
     natural = Fraction(nu) + (2 * nu - 2) * alpha_sigma
 
@@ -940,6 +955,7 @@ def derive(
     symmetric: bool,
     order: int | None = None,
     time_limit: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Derivation:
     """Run the derivation of ``case`` (one of :data:`CASES`).
 
@@ -956,10 +972,11 @@ def derive(
             case.removeprefix("free-"),
             order=order,
             time_limit=time_limit,
+            progress=progress,
         )
     if case == "nu2":
-        return derive_nu2(order=order, time_limit=time_limit)
-    return derive_ntk(nu, order=order, time_limit=time_limit)
+        return derive_nu2(order=order, time_limit=time_limit, progress=progress)
+    return derive_ntk(nu, order=order, time_limit=time_limit, progress=progress)
 
 
 @functools.lru_cache(maxsize=32)

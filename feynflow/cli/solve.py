@@ -12,6 +12,7 @@ from feynflow.cli._common import (
     positive_int,
     print_json,
     scenario_name,
+    show_progress,
 )
 from feynflow.solutions import CASES, DEFAULT_ORDERS, check_case, derive
 
@@ -65,13 +66,28 @@ def run(args: argparse.Namespace) -> int:
     """Run ``feynflow solve``; return the exit status."""
     check_case(args.case, args.nu, args.symmetric)
     order = args.check_order or DEFAULT_ORDERS[args.case]
-    derivation = derive(
-        args.case,
-        nu=args.nu,
-        symmetric=args.symmetric,
-        order=order,
-        time_limit=args.time_limit,
-    )
+    bar = None
+    progress = None
+    if show_progress():
+        from tqdm import tqdm
+
+        bar = tqdm(total=order + 1, desc="enumerating orders", leave=False)
+
+        def progress(s: int, total: int) -> None:
+            bar.update(1)
+
+    try:
+        derivation = derive(
+            args.case,
+            nu=args.nu,
+            symmetric=args.symmetric,
+            order=order,
+            time_limit=args.time_limit,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     if args.format == "json":
         print_json(derivation.to_dict())
     elif args.format == "latex":
