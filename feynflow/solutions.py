@@ -714,14 +714,21 @@ def derive_nu2(
 
     # Hadamard product in z of f(x, .) and h(., y), by residues.
     # f is rational in exp(4x); a plain symbol for it keeps the residue
-    # computation algebraic, so that it simplifies.
+    # computation algebraic.  The series h is kept abstract through the
+    # residue, which then reads as SPEC's combination of h and h'.
     zeta = sympy.Symbol("zeta")
     growth = sympy.Symbol("E", positive=True)
     f_algebraic = f.subs(sympy.exp(4 * _x), growth)
     if _x in f_algebraic.free_symbols:
         raise ParameterError(f"f = {f} is not rational in exp(4x)")
-    Psi = hadamard_by_residues(f_algebraic.subs(_z, zeta), zeta, h.subs(_w, _z), _z)
-    Psi = sympy.factor(sympy.simplify(Psi)).subs(growth, sympy.exp(4 * _x))
+    series = sympy.Function("h")
+    Psi_abstract = hadamard_by_residues(
+        f_algebraic.subs(_z, zeta), zeta, series(_z), _z
+    )
+    Psi_abstract = sympy.simplify(sympy.simplify(Psi_abstract).doit())
+    Psi_abstract = Psi_abstract.subs(growth, sympy.exp(4 * _x))
+    narayana_in_w = sympy.Lambda(_w, h)
+    Psi = Psi_abstract.replace(series, narayana_in_w).doit()
     loss = p / 2 + p**2 * sigma**2 * Psi.subs(
         {_x: -t / T, _y: H / p, _z: p * sigma**2}, simultaneous=True
     )
@@ -735,11 +742,13 @@ def derive_nu2(
         f"characteristics: f(x, z) = {f}",
         f"leading Wick terms of cycles = Narayana numbers; recurrence "
         f"{narayana_recurrence} holds for h",
-        f"Hadamard product by residues: Psi(x, y, z) = {Psi}",
+        f"Hadamard product by residues: Psi(x, y, z) = {Psi_abstract}, with h "
+        "the Narayana generating function",
         "E[L(t)] = p/2 + p^2 sigma^2 Psi(-t/T, H/p, p sigma^2)",
         f"series check to order {order}: {'agrees' if series.agrees else 'FAILS'}",
     ]
     extra = {
+        "Psi_abstract": Psi_abstract,
         "f": f,
         "h": h.subs(_w, _z),
         "Psi": Psi,

@@ -191,6 +191,22 @@ def test_nu2_recurrence_is_the_spec_recurrence_and_psi_is_spec_psi():
         assert abs(ours - spec) < 1e-10 * max(1, abs(spec))
 
 
+def test_nu2_hadamard_product_has_spec_shape_for_any_series():
+    # Residues taken with h abstract: Psi = e^(-4x) [(z e^(-4x)/2) h'(w) - h(w)]
+    # with w = z (1 - e^(-4x)); checked by substituting a test function.
+    derivation = derive_nu2(order=4)
+    x, z, w = sympy.symbols("x z w")
+    test_function = sympy.Lambda(w, sympy.exp(3 * w) + w**2 / (1 - w))
+    ours = derivation.extra["Psi_abstract"].replace(sympy.Function("h"), test_function)
+    e = sympy.exp(-4 * x)
+    argument = z * (1 - e)
+    spec = e * (
+        (z * e / 2) * sympy.diff(test_function(w), w).subs(w, argument)
+        - test_function(argument)
+    )
+    assert sympy.simplify(ours.doit() - spec) == 0
+
+
 @pytest.mark.slow
 def test_nu2_closed_form_series_matches_twenty_orders():
     derivation = derive_nu2(order=20)
