@@ -6,6 +6,23 @@ into a first-order PDE for the generating function, solves that PDE by
 characteristics and compares the series of the result with the enumerated
 coefficients (SPEC sections 4 and 5).  The gradient-ascent predictions of the
 symmetric ``nu = 4`` model are evaluated numerically.
+
+Limitations: the free-evolution derivations need the enumeration up to order
+4 at least (a first-order recurrence in one index has four unknowns and needs
+a spare equation), and the core reaches order 5 of the free ``nu = 3, 4``
+models in tens of seconds to many minutes, so these recurrences are found and
+checked on five or six orders only.  SYM with odd ``nu`` is derived only at
+point A (from data; the Pareto theorem does not cover it).  The segment A–B
+is derived for SYM even ``nu >= 4`` only.  In the NTK case the coefficients
+give the loss rate ``2 nu eta`` for ``T = H sigma^(2 nu - 2) / eta``, i.e.
+``f(t) = F + e^(-nu eta t) (f(0) - F)``; SPEC 5.2's ``(1 - e^(-eta t)) F``
+holds only with its ``eta`` read as ``nu eta``.
+
+References
+----------
+.. [1] D. Yarotsky, E. Golikov, Y. Gusev, "Gradient Flow Through Diagram
+   Expansions: Learning Regimes and Explicit Solutions", ICML 2026,
+   arXiv:2602.04548.
 """
 
 from __future__ import annotations
@@ -180,7 +197,7 @@ def check_case(case: str, nu: int, symmetric: bool) -> None:
     >>> check_case("ntk", 3, True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    feynflow.errors.ParameterError: case 'ntk' needs --asym: SYM even nu has ...
+    feynflow.errors.ParameterError: case 'ntk' needs --asym: only ASYM has ...
     """
     cases = ", ".join(CASES)
     if case not in CASES:
@@ -205,7 +222,8 @@ def check_case(case: str, nu: int, symmetric: bool) -> None:
         )
     if case == "ntk" and symmetric:
         raise ParameterError(
-            f"case 'ntk' needs --asym: SYM even nu has no NTK face (cases: {cases})"
+            f"case 'ntk' needs --asym: only ASYM has an NTK face (SYM even nu "
+            f"has none, SYM odd nu is not covered) (cases: {cases})"
         )
 
 
