@@ -108,6 +108,11 @@ def test_point_a_counts_follow_the_spec_flower_recurrence(nu, symmetric):
     derivation = derive_free(nu, symmetric, "under", order=4)
     for s in range(5):
         assert derivation.data[(s,)] == Fraction(-1, 2) ** s * counts[s]
+    # The recurrence found on five orders is SPEC's: it holds far beyond.
+    for s in range(5, 30):
+        counts.append(counts[-1] * factor * (1 + (nu - 1) * s) / s)
+    spec_data = {(s,): Fraction(-1, 2) ** s * c for s, c in enumerate(counts)}
+    assert derivation.recurrence.check(spec_data).agrees
 
 
 def test_free_segment_sym_nu4_matches_spec_formula_and_recurrence():
@@ -151,6 +156,24 @@ def test_free_segment_sym_nu4_matches_spec_formula_and_recurrence():
     for (s, j), value in derivation.data.items():
         expected = Fraction(-1, 2) ** s * C.get((j + 1, s), 0) / factorial(s)
         assert value == expected
+    for s in range(5, 16):
+        for n in range(1, s + 3):
+            C[(n, s)] = (
+                2
+                * nu
+                * (2 * (nu - 1) * s + 2)
+                * (
+                    double_factorial(nu - 1) * C.get((n - 1, s - 1), 0)
+                    + C.get((n, s - 1), 0)
+                )
+            )
+    spec_data = {
+        (s, j): Fraction(-1, 2) ** s * C.get((j + 1, s), 0) / factorial(s)
+        for s in range(16)
+        for j in range(17)
+    }
+    check = derivation.recurrence.check(spec_data)
+    assert check.agrees and check.positions > 150
 
 
 def spec_psi(x, y, z):
