@@ -378,6 +378,12 @@ def derive_free(
 
     Notes
     -----
+    At one vertex the normalised coefficients obey a first-order recurrence
+    with linear coefficients (four unknowns); with ``order = 4`` it is
+    accepted on one spare equation, and the series check and the comparison
+    with SPEC's formulas are what make it trustworthy.  SYM with odd ``nu``
+    is accepted at point A only, where the data give the SYM even formula.
+
     The cost is that of enumerating ``Y_0..Y_order`` (seconds for
     ``order = 4``, tens of seconds for 5 at ``nu = 3, 4``); the guess and the
     PDE take well under a second.
@@ -592,7 +598,6 @@ def hadamard_by_residues(
     poles = sympy.roots(den_poly)
     if sum(poles.values()) != den_poly.degree():
         raise ParameterError(f"could not find the poles of {rational}")
-    integrand = rational * series.subs(z, z / zeta) / zeta
     total = sympy.Integer(0)
     for pole, multiplicity in poles.items():
         regular = sympy.cancel((zeta - pole) ** multiplicity * rational)
@@ -600,7 +605,6 @@ def hadamard_by_residues(
         derivative = sympy.diff(piece, zeta, multiplicity - 1)
         residue = derivative.subs(zeta, pole) / math.factorial(multiplicity - 1)
         total += residue
-    logger.debug("integrand %s", integrand)
     return -total
 
 

@@ -52,6 +52,9 @@ class CharacteristicSolution:
         Whether the closed form, substituted into the PDE, gave zero.
     reason : str
         Why no closed form was found (empty otherwise).
+    starts : tuple of sympy.Symbol
+        The symbols ``xi_j`` naming the start of a characteristic in
+        ``curves``.
     """
 
     pde: FirstOrderPDE

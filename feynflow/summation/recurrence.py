@@ -323,7 +323,7 @@ class Recurrence:
         )
         return RecurrenceCheck(len(positions), failures)
 
-    def _clearing_monomial(self, variables: Sequence[sympy.Symbol]) -> list[int]:
+    def _clearing_monomial(self) -> list[int]:
         return [max(k[i] for k in self.terms) for i in range(self.dimension)]
 
     def apply(self, h: sympy.Expr, variables: Sequence[sympy.Symbol]) -> sympy.Expr:
@@ -346,7 +346,7 @@ class Recurrence:
             The operator applied to ``h`` (zero iff ``h`` solves the PDE).
         """
         variables = self._check_variables(variables)
-        top = self._clearing_monomial(variables)
+        top = self._clearing_monomial()
         result = sympy.Integer(0)
         for k, poly in self.terms.items():
             monomial = sympy.Mul(
