@@ -815,6 +815,12 @@ def simulate(
         steps,
         method,
     )
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        n_batches = -(-len(seed_values) // batch)
+        bar = tqdm(total=steps * n_batches, unit="step", leave=False)
     for start in range(0, len(seed_values), batch):
         chunk = seed_values[start : start + batch]
         weights = np.stack(
@@ -830,9 +836,11 @@ def simulate(
                 T,
                 times,
                 ops,
-                progress,
+                bar,
             )
         )
+    if bar is not None:
+        bar.close()
 
     loss_mean, loss_std = _statistics(runs)
     params = {
@@ -938,7 +946,7 @@ def integrate(
         T,
         times,
         _Backend("numpy"),
-        False,
+        None,
         None if observer is None else watch,
     )
     return times, runs[0]
@@ -981,11 +989,12 @@ def _integrate(
     T: float,
     times: np.ndarray,
     ops: _Backend,
-    progress: bool,
+    bar: Any = None,
     observer: Callable | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run one batch of seeds; return its curves and blow-up times.
 
+    ``bar``, if given, is a tqdm progress bar advanced once per step.
     ``observer(n, weights, loss, gradient)``, if given, sees the state at
     every grid time ``times[n]`` (batched backend arrays, overwritten after the
     call).  The weights are updated in place.
@@ -1001,12 +1010,6 @@ def _integrate(
         # RK4 state: the intermediate point and the weighted sum of slopes.
         stage = ops.empty(tuple(weights.shape))
         slopes = ops.empty(tuple(weights.shape))
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, unit="step", leave=False)
 
     # Overflow and inf - inf are expected in a blow-up and are detected below.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -1045,8 +1048,6 @@ def _integrate(
                 weights += slopes
             if bar is not None:
                 bar.update(1)
-    if bar is not None:
-        bar.close()
 
     # A dead seed's curve is infinite from its blow-up time on.
     for seed in np.flatnonzero(~np.isnan(blowup)):

@@ -483,6 +483,39 @@ def test_sym_nu2_matches_narayana_closed_form(scenario):
     assert errors[1] < 0.01
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "nu", "symmetric", "p", "H", "sigma", "T", "formula"),
+    [
+        ("free-under", 3, False, 16, 16, 1.0, 1024.0, free_asym_under),
+        ("free-over", 3, False, 4, 64, 1.0, 384.0, free_asym_over),
+        ("free-general", 4, True, 8, 64, 0.3, 5.0, free_sym_segment),
+    ],
+)
+def test_closed_forms_of_solutions_agree_with_spec(
+    case, nu, symmetric, p, H, sigma, T, formula
+):
+    # The derived closed forms (feynflow.solutions) against the formulas of
+    # SPEC section 5 as transcribed above.
+    solutions = pytest.importorskip("feynflow.solutions")
+    times = np.linspace(0.0, 3.0, 7)
+    derived = solutions.theory_loss(
+        case, nu=nu, symmetric=symmetric, p=p, H=H, sigma=sigma, T=T, t=times
+    )
+    np.testing.assert_allclose(derived, formula(times, nu, p, H, sigma, T), rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_nu2_closed_form_of_solutions_agrees_with_spec():
+    solutions = pytest.importorskip("feynflow.solutions")
+    times = np.linspace(0.0, 2.0, 5)
+    for p, H, sigma in [(32, 8, math.sqrt(0.5)), (32, 32, math.sqrt(1 / 32))]:
+        derived = solutions.theory_loss(
+            "nu2", nu=2, symmetric=True, p=p, H=H, sigma=sigma, T=1.0, t=times
+        )
+        np.testing.assert_allclose(derived, sym_nu2(times, p, H, sigma, 1.0), rtol=1e-9)
+
+
 # --------------------------------------------------------------------------
 # Torch backend.
 
