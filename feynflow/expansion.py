@@ -29,6 +29,7 @@ from feynflow.diagrams import (
     r_diagram,
 )
 from feynflow.errors import ParameterError, TimeLimitError
+from feynflow.mergers import free_merger_fronts, merger_fronts_applies
 from feynflow.targets import (
     Target,
     half_norm_squared,
@@ -345,6 +346,8 @@ def loss_coefficients(
     leading mode the recursion keeps Pareto fronts only and cuts every branch
     whose class bound (`feynflow.wick.class_bound`) lies strictly below what
     was found; the symmetric ``nu = 2`` model reaches order 40 in seconds.
+    Free evolution of the symmetric model with even ``nu >= 4`` needs no
+    enumeration at all in leading mode (`feynflow.mergers`).
 
     References
     ----------
@@ -397,6 +400,20 @@ def loss_coefficients(
             for s in range(order + 1):
                 progress(s, order)
         return stored
+
+    if leading and merger_fronts_applies(nu, symmetric, target):
+        coefficients = []
+        for s, terms in enumerate(free_merger_fronts(nu, order)):
+            poly = ph_sigma_poly(terms)
+            coefficients.append(poly)
+            if s >= len(stored):
+                store.put(
+                    _cache_key(nu, symmetric, target, leading, s),
+                    encode_coefficients([poly]),
+                )
+            if progress is not None:
+                progress(s, order)
+        return coefficients
 
     workers = getattr(executor, "_max_workers", None) or 4
     pieces = 1 if executor is None else 4 * workers
