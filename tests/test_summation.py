@@ -5,6 +5,8 @@ from math import comb, factorial
 
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feynflow.errors import ParameterError
 from feynflow.summation import (
@@ -198,3 +200,24 @@ def test_taylor_coefficients_of_catalan_gf():
 def test_recurrence_rejects_mismatched_shifts():
     with pytest.raises(ParameterError):
         Recurrence({(0,): 1, (-1, 0): 2})
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    a=st.integers(min_value=-6, max_value=6).filter(bool),
+    b=st.integers(min_value=-6, max_value=6),
+)
+def test_first_order_sequences_round_trip_through_guess_pde_and_characteristics(a, b):
+    # s C_s = (a + b s) C_{s-1}: the closed form is a power or an exponential.
+    s = sympy.Symbol("s", integer=True)
+    values = [Fraction(1)]
+    for k in range(1, 12):
+        values.append(values[-1] * (a + b * k) / k)
+    data = {(k,): v for k, v in enumerate(values)}
+    recurrence = guess_recurrence(data, indices=(s,), forward=0)
+    solution = solve_by_characteristics(
+        recurrence.to_first_order_pde((x,)), sympy.Integer(1)
+    )
+    assert solution.verified
+    coefficients = taylor_coefficients(solution.closed_form, x, 11)
+    assert [sympy.Rational(v.numerator, v.denominator) for v in values] == coefficients
