@@ -1010,8 +1010,11 @@ def derive(
     return derive_ntk(nu, order=order, time_limit=time_limit, progress=progress)
 
 
+# A derivation takes seconds and a simulation compares with it at every
+# report; keep the closed forms of this process in memory (never on disk).
 @functools.lru_cache(maxsize=32)
 def _derived_loss(case: str, nu: int, symmetric: bool) -> sympy.Expr:
+    # The nu2 closed form does not depend on the order checked; 4 is quick.
     order = DEFAULT_ORDERS[case] if case != "nu2" else 4
     return derive(case, nu=nu, symmetric=symmetric, order=order).loss
 
@@ -1045,14 +1048,22 @@ def theory_loss(
     numpy.ndarray
         ``E[L(t)]`` predicted by the closed form, same shape as ``t``.
 
+    Raises
+    ------
+    ParameterError
+        For an unsupported case (see :func:`check_case`) or a non-positive
+        parameter.
+
     Examples
     --------
     >>> theory_loss("ntk", nu=2, symmetric=False, p=4, H=100, sigma=0.1, T=1.0,
     ...             t=[0.0])
     array([2.08])
     """
+    # The parameters shadow the symbols p, H, sigma, T of this module.
     import feynflow.symbols as names
 
+    check_case(case, nu, symmetric)
     loss = _derived_loss(case, nu, symmetric)
     values = {names.p: p, names.H: H, names.sigma: sigma, names.T: T}
     for name, value in values.items():
