@@ -69,7 +69,7 @@ def test_dense_loss_matches_brute_force_sum(nu, symmetric, target):
     assert loss == pytest.approx(_brute_force_loss(weights, nu, symmetric, target))
 
 
-@pytest.mark.parametrize(("p", "H"), [(3, 4), (4, 2), (2, 5)])
+@pytest.mark.parametrize(("p", "H"), [(3, 4), (4, 2), (2, 5), (2, 9)])
 @pytest.mark.parametrize("target", ["identity", "zero"])
 @pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("nu", [2, 3, 4])
