@@ -33,6 +33,8 @@ __all__ = [
     "merge",
     "check_nu",
     "canonical_form",
+    "class_labels",
+    "edge_links",
 ]
 
 Edge = tuple[int, int, int]
@@ -46,6 +48,37 @@ def check_nu(nu: object) -> int:
     if nu < 2:
         raise ParameterError(f"nu={nu} is not allowed; nu must be an integer >= 2")
     return int(nu)
+
+
+def class_labels(size: int, links: Iterable[tuple[int, int]]) -> list[int]:
+    """Label ``0..size-1`` by the class each falls in when ``links`` are joined.
+
+    Two elements get the same label exactly when a chain of links connects
+    them (a union-find with path halving).
+
+    Examples
+    --------
+    >>> class_labels(5, [(0, 3), (3, 4)])
+    [4, 1, 2, 4, 4]
+    """
+    parent = list(range(size))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in links:
+        root_a, root_b = find(a), find(b)
+        if root_a != root_b:
+            parent[root_a] = root_b
+    return [find(x) for x in range(size)]
+
+
+def edge_links(n_h: int, edges: Iterable[Edge]) -> Iterator[tuple[int, int]]:
+    """Links ``(h, n_h + i)`` joining the endpoints of every edge ``(h, i, c)``."""
+    return ((h, n_h + i) for h, i, _ in edges)
 
 
 def _canonical_labelling(
@@ -298,23 +331,17 @@ class Diagram:
     def components(self) -> list[Diagram]:
         """The connected components, each as a diagram of its own."""
         n = self.n_h + self.n_p
-        parent = list(range(n))
-
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for h, i, _ in self.edges:
-            parent[find(h)] = find(self.n_h + i)
-        for nodes in self.targets:
-            for i in nodes[1:]:
-                parent[find(self.n_h + i)] = find(self.n_h + nodes[0])
+        links = list(edge_links(self.n_h, self.edges))
+        links += [
+            (self.n_h + nodes[0], self.n_h + i)
+            for nodes in self.targets
+            for i in nodes[1:]
+        ]
+        label = class_labels(n, links)
         groups: dict[int, tuple[list[int], list[int]]] = {}
         for node in range(n):
             kind = 0 if node < self.n_h else 1
-            groups.setdefault(find(node), ([], []))[kind].append(node)
+            groups.setdefault(label[node], ([], []))[kind].append(node)
         parts = []
         for hs, ps in groups.values():
             h_map = {h: k for k, h in enumerate(hs)}

@@ -22,6 +22,8 @@ from feynflow.diagrams import (
     Edge,
     _canonical_labelling,
     canonical_form,
+    class_labels,
+    edge_links,
 )
 from feynflow.errors import ParameterError
 from feynflow.symbols import POLY_GENS
@@ -113,19 +115,8 @@ def class_bound(n_h: int, n_p: int, edges) -> list[tuple[int, int]]:
     components: the contracted graph has ``E/2`` distinct edges and at most
     ``c`` components, so it has at most ``E/2 + c`` nodes.
     """
-    parent = list(range(n_h + n_p))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for h, i, _ in edges:
-        a, b = find(h), find(n_h + i)
-        if a != b:
-            parent[a] = b
-    components = len({find(h) for h, _, _ in edges})
+    label = class_labels(n_h + n_p, edge_links(n_h, edges))
+    components = len({label[h] for h, _, _ in edges})
     total = min(len(edges) // 2 + components, n_h + n_p)
     return [(q, total - q) for q in range(max(0, total - n_h), min(n_p, total) + 1)]
 
@@ -140,21 +131,10 @@ def _strictly_dominated(points, found) -> bool:
 
 def _split(n_h: int, n_p: int, edges) -> list[tuple[int, int, tuple[Edge, ...]]]:
     """The connected components of a graph without isolated nodes, canonical."""
-    parent = list(range(n_h + n_p))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for h, i, _ in edges:
-        a, b = find(h), find(n_h + i)
-        if a != b:
-            parent[a] = b
+    label = class_labels(n_h + n_p, edge_links(n_h, edges))
     groups: dict[int, list[Edge]] = {}
     for edge in edges:
-        groups.setdefault(find(edge[0]), []).append(edge)
+        groups.setdefault(label[edge[0]], []).append(edge)
     if len(groups) == 1:
         return [(n_h, n_p, tuple(edges))]
     parts = []
@@ -319,20 +299,12 @@ def _contract_targets(diagram: Diagram) -> tuple[int, int, tuple[Edge, ...]]:
     """Identify the p-nodes of every target hyper-edge (a Kronecker delta)."""
     if not diagram.targets:
         return diagram.n_h, diagram.n_p, diagram.edges
-    parent = list(range(diagram.n_p))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for nodes in diagram.targets:
-        for i in nodes[1:]:
-            parent[find(i)] = find(nodes[0])
-    roots = sorted({find(i) for i in range(diagram.n_p)})
+    joined = class_labels(
+        diagram.n_p, ((nodes[0], i) for nodes in diagram.targets for i in nodes[1:])
+    )
+    roots = sorted(set(joined))
     label = {root: k for k, root in enumerate(roots)}
-    edges = tuple((h, label[find(i)], c) for h, i, c in diagram.edges)
+    edges = tuple((h, label[joined[i]], c) for h, i, c in diagram.edges)
     return diagram.n_h, len(roots), edges
 
 

@@ -22,30 +22,30 @@ __all__ = [
 ]
 
 
-def positive_int(text: str) -> int:
-    """Parse an integer >= 1 for argparse."""
+def _integer_at_least(text: str, minimum: int, name: str = "") -> int:
+    """Parse an integer ``>= minimum`` for argparse; ``name`` prefixes errors."""
+    label = f"{name}=" if name else ""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an integer; a positive integer is required"
+            f"{label}{text!r} is not an integer; an integer >= {minimum} is required"
         ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; must be >= 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(
+            f"{label}{value} is not allowed; must be >= {minimum}"
+        )
     return value
+
+
+def positive_int(text: str) -> int:
+    """Parse an integer >= 1 for argparse."""
+    return _integer_at_least(text, 1)
 
 
 def nonnegative_int(text: str) -> int:
     """Parse an integer >= 0 for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an integer; a non-negative integer is required"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; must be >= 0")
-    return value
+    return _integer_at_least(text, 0)
 
 
 def fraction(text: str) -> Fraction:
@@ -60,15 +60,7 @@ def fraction(text: str) -> Fraction:
 
 def nu_argument(text: str) -> int:
     """Parse the tensor order ``nu`` (an integer >= 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"nu={text!r} is not an integer; nu must be an integer >= 2"
-        ) from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"nu={value} is not allowed; must be >= 2")
-    return value
+    return _integer_at_least(text, 2, name="nu")
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
