@@ -93,3 +93,63 @@ def test_console_script_and_module_agree():
     result = run_cli("coefficients", "--nu", "2", "--sym", "--order", "1")
     assert result.returncode == 0
     assert result.stdout.startswith("Y_0 = ")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_cleanly_and_keeps_the_cache_usable(tmp_path, jobs):
+    import signal
+    import time
+
+    cache = tmp_path / "interrupted.sqlite"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "feynflow",
+            "coefficients",
+            "--nu",
+            "4",
+            "--asym",
+            "--order",
+            "8",
+            "--cache",
+            str(cache),
+            "--jobs",
+            jobs,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert err.strip() == "feynflow: interrupted"
+    # The orders finished before Ctrl-C are stored and exact.
+    from feynflow.cache import CoefficientCache
+
+    with CoefficientCache(cache) as store:
+        entries = store.info()["entries"]
+    assert entries >= 1
+    resumed = run_cli(
+        "coefficients",
+        "--nu",
+        "4",
+        "--asym",
+        "--order",
+        "1",
+        "--cache",
+        str(cache),
+        "--format",
+        "json",
+    )
+    assert resumed.returncode == 0
+    data = json.loads(resumed.stdout)
+    polys = loss_coefficients(4, 1, symmetric=False)
+    for entry, poly in zip(data["coefficients"], polys, strict=True):
+        rebuilt = sum(
+            sympy.Rational(t["coeff"]) * p ** t["p"] * H ** t["H"] * sigma ** t["sigma"]
+            for t in entry["terms"]
+        )
+        assert sympy.expand(rebuilt - poly.as_expr()) == 0
