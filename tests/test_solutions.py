@@ -425,3 +425,21 @@ def test_ntk_rate_is_confirmed_by_the_simulator():
     # ||f(0)||^2 fluctuates a lot over six seeds, so compare shapes.
     shape = run.loss_mean / run.loss_mean[0]
     assert np.max(np.abs(shape - theory / theory[0])) < 0.05
+
+
+def test_ascent_curve_expands_into_the_enumerated_leading_coefficients():
+    # Near tau = 0 the predicted curve is sum_s Y_s tau^s / s! with the
+    # leading Y_s of SYM nu = 4 (identity target): fit a polynomial.
+    from feynflow import loss_coefficients
+
+    p_value, H_value, s = 64, 256, 0.03
+    values = {p: p_value, H: H_value, sigma: s}
+    leading = [
+        float(y.as_expr().subs(values))
+        for y in loss_coefficients(4, 3, symmetric=True, leading=True)
+    ]
+    prediction = predict_ascent(p_value, H_value, s, t_min=-0.5, points=400)
+    fit = np.polyfit(prediction.tau, prediction.loss, 5)[::-1]
+    derived = [fit[k] * factorial(k) for k in range(4)]
+    for k, tolerance in enumerate([1e-12, 1e-6, 1e-4, 1e-3]):
+        assert abs(derived[k] - leading[k]) < tolerance * abs(leading[k])
