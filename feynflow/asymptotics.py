@@ -56,6 +56,11 @@ __all__ = [
     "regime_table",
     "format_regime_table",
     "plot_polygon",
+    "SYM_ODD_CHECKED_ORDERS",
+    "CONJECTURE_STATEMENT",
+    "conjectured_front",
+    "compare_with_conjecture",
+    "conjectured_regimes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -1468,3 +1473,251 @@ def plot_polygon(polygon: ParetoPolygon, ax: Axes | None = None) -> tuple[Figure
     ax.set_ylim(min(ys) - 0.7, max(ys) + 0.9)
     ax.grid(True, alpha=0.3)
     return fig, ax
+
+
+# ---------------------------------------------------------------------------
+# SYM with odd nu: a conjecture fitted to exact fronts
+# ---------------------------------------------------------------------------
+
+#: Orders at which :func:`conjectured_front` was compared with the exact
+#: Pareto terms and agreed with them (exponents and the coefficient at ``A``);
+#: ``benchmarks/sym_odd_fronts.py`` repeats the comparison.
+SYM_ODD_CHECKED_ORDERS = {3: tuple(range(6)), 5: tuple(range(5))}
+
+CONJECTURE_STATEMENT = (
+    "SYM, odd nu, identity target (conjecture, fitted to exact fronts): with "
+    "k = (nu-1)/2 and s_R = s+1-s_D, the Pareto terms of Y_s are "
+    "p^Q H^n sigma^(nu(s_D+1)+(nu-2)s) for the s_D in 0..s+1 with s_R even, "
+    "where Q = 1 + 2k s_D - k(n-1) for 1 <= n <= s_D+1 when s_R >= 2, and, "
+    "when s_R = 0, Q = 1 + 2k s_D for n = 1 and Q = 1 + 2k s_D - k n for "
+    "2 <= n <= s_D; the coefficient at A = (s_D, n) = (s+1, 1) is "
+    "(1/2) (-2 nu)^s prod_{j=1..s} (1 + (nu-1) j)."
+)
+
+
+def _check_sym_odd(nu: int, s: int) -> None:
+    _check_nu_s(nu, s)
+    if nu % 2 == 0:
+        raise ParameterError(
+            f"nu={nu} is even; the conjecture is about SYM with odd nu >= 3"
+        )
+
+
+def _conjectured_q(nu: int, s: int, s_D: int, n: int) -> int:
+    k = (nu - 1) // 2
+    if s_D == s + 1 and n >= 2:
+        return 1 + 2 * k * s_D - k * n
+    return 1 + 2 * k * s_D - k * (n - 1)
+
+
+def conjectured_front(nu: int, s: int) -> tuple[ParetoTerm, ...]:
+    """Return the Pareto terms of ``Y_s`` conjectured for SYM with odd ``nu``.
+
+    This is a *conjecture*, fitted to the exact Pareto terms computed by
+    ``loss_coefficients(nu, s, symmetric=True, leading=True)`` and checked at
+    the orders listed in `SYM_ODD_CHECKED_ORDERS`; it is not a theorem.  With
+    ``k = (nu-1)/2`` and ``s_R = s + 1 - s_D`` (which must be even):
+
+    * ``s_R >= 2``: ``1 <= n <= s_D + 1``, ``Q = 1 + 2k s_D - k (n - 1)``;
+    * ``s_R = 0``: ``n = 1`` with ``Q = 1 + 2k s_D``, and
+      ``2 <= n <= s_D`` with ``Q = 1 + 2k s_D - k n``.
+
+    Compared with SYM even ``nu``, each extra H-class costs ``k = (nu-1)/2``
+    powers of ``p`` instead of ``nu/2``; diagrams of ``D`` alone pay ``k``
+    more once they have two H-classes and never reach ``n = s_D + 1``.
+
+    Parameters
+    ----------
+    nu : int
+        Odd tensor order ``>= 3``.
+    s : int
+        Order, ``>= 0``.
+
+    Returns
+    -------
+    tuple of ParetoTerm
+        Sorted as :func:`pareto_terms` sorts; ``coeff`` is set at
+        ``A = (s_D, n) = (s + 1, 1)`` to
+        ``(1/2) (-2 nu)^s prod_{j=1..s} (1 + (nu-1) j)`` (the free-evolution
+        flower count of SPEC 5.1) and ``None`` elsewhere.
+
+    Raises
+    ------
+    ParameterError
+        For even ``nu`` or bad ``nu, s``.
+
+    Examples
+    --------
+    >>> [(t.s_D, t.n, t.q) for t in conjectured_front(3, 2)]
+    [(1, 1, 3), (1, 2, 2), (3, 1, 7), (3, 2, 5), (3, 3, 4)]
+    >>> conjectured_front(3, 2)[2].coeff
+    Fraction(270, 1)
+
+    References
+    ----------
+    .. [1] Yarotsky, Golikov and Gusev, ICML 2026, arXiv:2602.04548, Sec. 3
+       (the theorem for even nu, which this extends by conjecture).
+    """
+    _check_sym_odd(nu, s)
+    coeff_a = Fraction(1, 2) * (-2 * nu) ** s
+    for j in range(1, s + 1):
+        coeff_a *= 1 + (nu - 1) * j
+    terms = []
+    for s_D in range(s + 2):
+        s_R = s + 1 - s_D
+        if s_R % 2:
+            continue
+        top = s_D if s_R == 0 and s_D >= 1 else s_D + 1
+        for n in range(1, top + 1):
+            q = _conjectured_q(nu, s, s_D, n)
+            sigma_power = nu * (s_D + 1) + (nu - 2) * s
+            coeff = coeff_a if (s_D, n) == (s + 1, 1) else None
+            terms.append(ParetoTerm(q, n, sigma_power, coeff, s_D))
+    return tuple(sorted(terms, key=lambda t: (t.sigma_power, t.n, t.q)))
+
+
+def compare_with_conjecture(
+    terms: Iterable[ParetoTerm], nu: int, s: int
+) -> TheoremComparison:
+    """Compare computed Pareto terms with :func:`conjectured_front`.
+
+    Exponents must match exactly, and the coefficient at ``A`` too.
+
+    Returns
+    -------
+    TheoremComparison
+        ``"agrees"`` or ``"disagrees"`` (with the exponents missing or extra;
+        a wrong coefficient at ``A`` is listed as both).
+
+    Examples
+    --------
+    >>> compare_with_conjecture(conjectured_front(5, 3), 5, 3).status
+    'agrees'
+    """
+    expected = conjectured_front(nu, s)
+    terms = list(terms)
+    found = {t.exponents for t in terms}
+    wanted = {t.exponents for t in expected}
+    missing = set(wanted - found)
+    extra = set(found - wanted)
+    a_term = next(t for t in expected if t.coeff is not None)
+    for term in terms:
+        if term.exponents == a_term.exponents and term.coeff not in (
+            None,
+            a_term.coeff,
+        ):
+            missing.add(term.exponents)
+            extra.add(term.exponents)
+    status = "agrees" if not missing and not extra else "disagrees"
+    return TheoremComparison(status, tuple(sorted(missing)), tuple(sorted(extra)))
+
+
+def _conjectured_vertices(nu: int, s: int) -> dict[str, tuple[int, int, int]]:
+    """Exponents ``(q, n, 2l)`` of the conjectured hull vertices at order ``s``."""
+    d = 0 if s % 2 else 1
+    points = {"A": (s + 1, 1), "B": (s + 1, s + 1), "C": (s - 1, s)}
+    points.update({"D": (d, d + 1), "E": (d, 1)})
+    return {
+        name: (
+            _conjectured_q(nu, s, s_D, n),
+            n,
+            nu * (s_D + 1) + (nu - 2) * s,
+        )
+        for name, (s_D, n) in points.items()
+    }
+
+
+def conjectured_regimes(nu: int) -> tuple[RegimeRow, ...]:
+    """Large-order regimes of SYM with odd ``nu``, from :func:`conjectured_front`.
+
+    The hull of the conjectured front has the vertices ``A = (s+1, 1)``,
+    ``B = (s+1, s+1)``, ``C = (s-1, s)``, ``D = (d, d+1)`` and ``E = (d, 1)``
+    (``d = 0`` for odd ``s``, 1 for even ``s``).  Their triples
+    ``(q, n, 2l)`` are not coplanar (``B`` lies ``k = (nu-1)/2`` powers of
+    ``p`` below the plane of the others), so the polygon does not pick the
+    leading face by one linear functional.  At large order the leading
+    terms are decided first by the growth per order of each vertex's
+    monomial, the natural ``T``: ``p^(nu-1) sigma^(2nu-2)`` at ``A``,
+    ``p^k H sigma^(2nu-2)`` at ``B`` and ``C``, ``sigma^(nu-2)`` at ``D`` and
+    ``E``.  The rows are the faces of the triangle of these three growths:
+    which group leads, and the boundaries where two or three balance.
+
+    Parameters
+    ----------
+    nu : int
+        Odd tensor order ``>= 3``.
+
+    Returns
+    -------
+    tuple of RegimeRow
+        ``A``, ``A-B=C``, ``B=C``, ``B=C-D=E``, ``D=E``, ``D=E-A``, then all
+        three; ``regime`` names the group by analogy with the covered cases.
+
+    Examples
+    --------
+    >>> rows = conjectured_regimes(3)
+    >>> rows[1].face, rows[1].condition, rows[1].T
+    ('A-B=C', 'H ~ p, p**2*sigma**3 -> inf', p**2*sigma**4)
+
+    Notes
+    -----
+    Within ``B=C`` the ratio of the two vertex monomials is
+    ``p^(nu-1) H sigma^(2nu)`` at every order, as on the NTK face of ASYM,
+    and within ``D=E`` a fixed monomial too, so neither ratio moves the
+    natural ``T``; they only decide which of the two vertices' terms lead.
+    This table rests on the conjecture.
+    """
+    _check_sym_odd(nu, 0)
+    low, high = _conjectured_vertices(nu, 6), _conjectured_vertices(nu, 8)
+    growth = {
+        name: tuple(
+            Fraction(h - l, 2) for h, l in zip(high[name], low[name], strict=True)
+        )
+        for name in low
+    }
+    groups = {"A": ("A",), "B=C": ("B", "C"), "D=E": ("D", "E")}
+    vectors = {key: growth[names[0]] for key, names in groups.items()}
+    order = ["A", "B=C", "D=E"]
+    names = {
+        ("A",): "free evolution, under-parameterized",
+        ("A", "B=C"): "free evolution, balanced",
+        ("B=C",): "over-parameterized (free evolution at B, NTK-like at C)",
+        ("B=C", "D=E"): "mean-field, rich",
+        ("D=E",): "small init, rich",
+        ("D=E", "A"): "under-parameterized, rich",
+        ("A", "B=C", "D=E"): "joint scaling: every vertex grows alike per order",
+    }
+    faces = [("A",), ("A", "B=C"), ("B=C",), ("B=C", "D=E"), ("D=E",), ("D=E", "A")]
+    faces.append(tuple(order))
+    rows = []
+    for face in faces:
+        equalities = [
+            _sub(vectors[a], vectors[b])
+            for a, b in zip(face[:-1], face[1:], strict=True)
+        ]
+        inequalities = [
+            _sub(vectors[face[0]], vectors[other])
+            for other in order
+            if other not in face
+        ]
+        conditions = [ScalingCondition.from_ratio(e, None) for e in equalities]
+        kept_vectors: list[tuple] = []
+        for vector in inequalities:
+            condition = ScalingCondition.from_ratio(vector, True)
+            if _redundant(vector, kept_vectors, equalities):
+                continue
+            conditions.append(condition)
+            kept_vectors.append(vector)
+        exponents = min((vectors[g] for g in face), key=_T_preference)
+        a, b, c = (sympy.Rational(x.numerator, x.denominator) for x in exponents)
+        rows.append(
+            RegimeRow(
+                face="-".join(face),
+                vertices=tuple(v for g in face for v in groups[g]),
+                conditions=tuple(conditions),
+                T=p**a * H**b * sigma**c,
+                T_exponents=exponents,
+                regime=names[face],
+            )
+        )
+    return tuple(rows)

@@ -13,8 +13,12 @@ import logging
 import re
 
 from feynflow.asymptotics import (
+    CONJECTURE_STATEMENT,
+    SYM_ODD_CHECKED_ORDERS,
     classify,
+    compare_with_conjecture,
     compare_with_theorem,
+    conjectured_regimes,
     format_regime_table,
     pareto_polygon,
     pareto_terms,
@@ -150,6 +154,7 @@ def _run_pareto(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
 
+    conjectured = args.symmetric and args.nu % 2 == 1 and args.target == "identity"
     fronts = []
     polygon = None
     for s, poly in enumerate(coefficients):
@@ -185,20 +190,25 @@ def _run_pareto(args: argparse.Namespace) -> int:
                 "theorem": comparison.status,
             }
         )
+        if conjectured:
+            fronts[-1]["conjecture"] = _conjecture_entry(terms, args.nu, s)
 
     if args.plot:
         _save_plot(polygon, args.plot)
 
     if args.format == "json":
-        print_json(
-            {
-                "nu": args.nu,
-                "scenario": scenario_name(args.symmetric),
-                "target": args.target,
-                "order": args.order,
-                "fronts": fronts,
-            }
-        )
+        data = {
+            "nu": args.nu,
+            "scenario": scenario_name(args.symmetric),
+            "target": args.target,
+            "order": args.order,
+            "fronts": fronts,
+        }
+        if conjectured:
+            data["conjectured_regimes"] = [
+                _regime_entry(row) for row in conjectured_regimes(args.nu)
+            ]
+        print_json(data)
     else:
         for front in fronts:
             vertices = ", ".join(
@@ -209,12 +219,40 @@ def _run_pareto(args: argparse.Namespace) -> int:
                 f"s={front['s']}: {len(front['terms'])} Pareto terms, "
                 f"theorem {front['theorem']}; vertices {vertices}"
             )
+            if "conjecture" in front:
+                print(f"    conjecture {front['conjecture']['status']}")
             for term in front["terms"]:
                 print(
                     f"    s_D={term['s_D']}  {term['coeff']} * p^{term['p']} "
                     f"H^{term['H']} sigma^{term['sigma']}"
                 )
     return 0
+
+
+def _conjecture_entry(terms, nu: int, s: int) -> dict:
+    """The conjecture's verdict on one exact front, with where it was checked."""
+    comparison = compare_with_conjecture(terms, nu, s)
+    if comparison.status == "disagrees":
+        logger.warning("Y_%d contradicts the conjecture: %s", s, comparison)
+    checked = sorted(set(SYM_ODD_CHECKED_ORDERS.get(nu, ())) | {s})
+    return {
+        "label": "conjecture (not a theorem)",
+        "statement": CONJECTURE_STATEMENT,
+        "status": comparison.status,
+        "missing": [list(x) for x in comparison.missing],
+        "extra": [list(x) for x in comparison.extra],
+        "checked_orders": checked if comparison.status == "agrees" else [],
+    }
+
+
+def _regime_entry(row) -> dict:
+    return {
+        "face": row.face,
+        "vertices": list(row.vertices),
+        "conditions": [str(c) for c in row.conditions],
+        "T": str(row.T),
+        "regime": row.regime,
+    }
 
 
 def _save_plot(polygon, path: str) -> None:
