@@ -259,11 +259,18 @@ def _theorem_covers(nu: int, symmetric: bool, target: str) -> bool:
     return target == "identity" and (not symmetric or nu % 2 == 0)
 
 
-def _check_target(target: str) -> None:
-    if target not in ("identity", "zero"):
+def _check_target(target: str, nu: int) -> None:
+    """Accept the named targets and any text of `feynflow.targets`' syntax."""
+    if target in ("identity", "zero"):
+        return
+    if not isinstance(target, str):
         raise ParameterError(
-            f"target={target!r} is not allowed; use 'identity' or 'zero'"
+            f"target={target!r} is not allowed; use 'identity', 'zero' or a "
+            "target text such as 'd(1,2)'"
         )
+    from feynflow.targets import parse_target
+
+    parse_target(target, nu)
 
 
 def theorem_front(nu: int, s: int, symmetric: bool = True) -> tuple[ParetoTerm, ...]:
@@ -395,7 +402,7 @@ def compare_with_theorem(
     'not covered'
     """
     _check_nu_s(nu, s)
-    _check_target(target)
+    _check_target(target, nu)
     if not _theorem_covers(nu, symmetric, target):
         return TheoremComparison("not covered")
     expected = {t.exponents for t in theorem_front(nu, s, symmetric)}
@@ -767,7 +774,7 @@ def pareto_polygon(
     .. [1] Yarotsky, Golikov and Gusev, ICML 2026, arXiv:2602.04548, Sec. 3.
     """
     _check_nu_s(nu, s)
-    _check_target(target)
+    _check_target(target, nu)
     if terms is None:
         from feynflow.expansion import loss_coefficients
 

@@ -1070,4 +1070,9 @@ def modadd_coefficients(
         logger.info("modadd order %d: %d diagram classes", s, len(power))
         if progress is not None:
             progress(s, order)
+    if p_value is None:
+        logger.info(
+            "modadd polynomials exact for every p divisible by none of %s",
+            sorted(primes),
+        )
     return ModularCoefficients(coefficients, p_value, tuple(sorted(primes)))

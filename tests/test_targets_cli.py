@@ -72,3 +72,23 @@ def test_hostile_target_exits_2_with_one_line():
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert "unknown name '__import__'" in result.stderr
+
+
+def test_pareto_of_a_delta_target_is_not_covered_by_the_theorem(capsys):
+    assert (
+        main(
+            ["pareto", "--nu", "3", "--asym", "--order", "2", "--format", "json"]
+            + ["--target", "1 + d(2,1)"]
+        )
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["target"] == "d(1,2) + 1"
+    assert {front["theorem"] for front in data["fronts"]} == {"not covered"}
+    polys = loss_coefficients(3, 2, symmetric=False, target="d(1,2) + 1")
+    for front, poly in zip(data["fronts"], polys, strict=True):
+        terms = {(t["p"], t["H"], t["sigma"]): t["coeff"] for t in front["terms"]}
+        for (q, n, power), coeff in terms.items():
+            assert sympy.Rational(coeff) == poly.coeff_monomial(
+                p**q * H**n * sigma**power
+            )

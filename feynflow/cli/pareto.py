@@ -70,7 +70,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pareto.add_argument(
         "--order", type=nonnegative_int, required=True, help="highest order S"
     )
-    pareto.add_argument("--target", choices=("identity", "zero"), default="identity")
+    pareto.add_argument(
+        "--target",
+        default="identity",
+        metavar="TARGET",
+        help=(
+            "identity (default), zero, modadd or a sum of products of deltas "
+            "such as 'd(1,2) + 1/2' (see 'feynflow coefficients --help')"
+        ),
+    )
     pareto.add_argument("--format", choices=("json", "table"), default="table")
     pareto.add_argument(
         "--plot", metavar="FILE.png", help="save the polygon of Y_S to this file"
@@ -128,7 +136,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_pareto(args: argparse.Namespace) -> int:
-    from feynflow.expansion import loss_coefficients
+    from feynflow.expansion import check_target, loss_coefficients
+
+    # Spellings of one tensor share its canonical name, which the theorem
+    # and the JSON output use.
+    args.target = str(check_target(args.target, args.nu))
 
     bar = None
     progress = None
