@@ -5,9 +5,11 @@ Flow Through Diagram Expansions: Learning Regimes and Explicit Solutions"
 (ICML 2026, arXiv:2602.04548).
 """
 
+from feynflow.asymptotics import classify, pareto_polygon, pareto_terms, regime_table
 from feynflow.diagrams import Diagram, DiagramSum, d_diagram, merge, r_diagram
 from feynflow.errors import FeynflowError, ParameterError, TimeLimitError
 from feynflow.expansion import loss_coefficients, loss_diagrams
+from feynflow.simulation import SimulationResult, simulate
 from feynflow.symbols import H, T, p, sigma, t
 from feynflow.wick import wick_expectation
 
@@ -22,6 +24,12 @@ __all__ = [
     "wick_expectation",
     "loss_coefficients",
     "loss_diagrams",
+    "pareto_terms",
+    "pareto_polygon",
+    "classify",
+    "regime_table",
+    "simulate",
+    "SimulationResult",
     "FeynflowError",
     "ParameterError",
     "TimeLimitError",
