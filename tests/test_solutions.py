@@ -443,3 +443,18 @@ def test_ascent_curve_expands_into_the_enumerated_leading_coefficients():
     derived = [fit[k] * factorial(k) for k in range(4)]
     for k, tolerance in enumerate([1e-12, 1e-6, 1e-4, 1e-3]):
         assert abs(derived[k] - leading[k]) < tolerance * abs(leading[k])
+
+
+def test_nu2_closed_form_follows_the_simulated_flow():
+    from feynflow.simulation import simulate
+
+    # SPEC's "noisy under" point H/p = 1/4, p sigma^2 = 16, with T = 1.
+    p_value, H_value = 128, 32
+    s = (16 / p_value) ** 0.5
+    run = simulate(2, True, p_value, H_value, s, 1.0, 1.0, 400, 2, method="rk4")
+    times, simulated = run.t[::20], run.loss_mean[::20]
+    theory = theory_loss(
+        "nu2", nu=2, symmetric=True, p=p_value, H=H_value, sigma=s, T=1.0, t=times
+    )
+    assert np.max(np.abs(simulated - theory)) < 0.02 * theory[0]
+    assert abs(run.loss_mean[-1] - (p_value - H_value) / 2) < 0.05 * p_value / 2
