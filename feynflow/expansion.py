@@ -38,10 +38,9 @@ from feynflow.targets import (
     r_diagrams,
 )
 from feynflow.wick import (
-    _contract_targets,
-    _strictly_dominated,
-    class_bound,
+    diagram_bound,
     ph_sigma_poly,
+    strictly_dominated,
     wick_counts,
 )
 
@@ -187,8 +186,7 @@ def _average_chunk(
     for diagram, coeff in items:
         if leading:
             seen = found.setdefault(diagram.n_edges, set())
-            bound = class_bound(*_contract_targets(diagram))
-            if seen and _strictly_dominated(bound, seen):
+            if seen and strictly_dominated(diagram_bound(diagram), seen):
                 continue
         for (q, n), count in wick_counts(diagram, leading=leading).items():
             key = (q, n, diagram.n_edges)

@@ -34,6 +34,8 @@ __all__ = [
     "clear_wick_cache",
     "pareto_front",
     "class_bound",
+    "diagram_bound",
+    "strictly_dominated",
     "PHPolynomial",
 ]
 
@@ -121,8 +123,19 @@ def class_bound(n_h: int, n_p: int, edges) -> list[tuple[int, int]]:
     return [(q, total - q) for q in range(max(0, total - n_h), min(n_p, total) + 1)]
 
 
-def _strictly_dominated(points, found) -> bool:
-    """Whether every point of ``points`` is below some other point of ``found``."""
+def strictly_dominated(points, found) -> bool:
+    """Whether every point of ``points`` is below some other point of ``found``.
+
+    ``(q, n)`` is below ``(q2, n2)`` when ``q2 >= q``, ``n2 >= n`` and the two
+    differ.
+
+    Examples
+    --------
+    >>> strictly_dominated([(1, 2), (2, 1)], {(2, 2)})
+    True
+    >>> strictly_dominated([(2, 2)], {(2, 2)})
+    False
+    """
     return all(
         any(q2 >= q and n2 >= n and (q2, n2) != (q, n) for (q2, n2) in found)
         for q, n in points
@@ -177,7 +190,7 @@ def _factorised_front(n_h: int, n_p: int, edges) -> PHPolynomial | None:
     joined_bound = [
         (q, joined - q) for q in range(max(0, joined - n_h), min(n_p, joined) + 1)
     ]
-    if _strictly_dominated(joined_bound, combined):
+    if strictly_dominated(joined_bound, combined):
         return combined
     return None
 
@@ -275,7 +288,7 @@ def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPol
         # more often cut off by what they have found.
         bounded.sort(key=lambda item: -item[0])
         for _, bound, weight, isolated, state in bounded:
-            if value and _strictly_dominated(bound, value):
+            if value and strictly_dominated(bound, value):
                 continue
             branch = (
                 {isolated: 1}
@@ -306,6 +319,11 @@ def _contract_targets(diagram: Diagram) -> tuple[int, int, tuple[Edge, ...]]:
     label = {root: k for k, root in enumerate(roots)}
     edges = tuple((h, label[joined[i]], c) for h, i, c in diagram.edges)
     return diagram.n_h, len(roots), edges
+
+
+def diagram_bound(diagram: Diagram) -> list[tuple[int, int]]:
+    """`class_bound` of a diagram whose target hyper-edges are contracted."""
+    return class_bound(*_contract_targets(diagram))
 
 
 def wick_counts(diagram: Diagram, leading: bool = False) -> PHPolynomial:
