@@ -27,7 +27,8 @@ Target syntax
 ``1..nu``; ``identity`` inside a sum is ``d(1, ..., nu)``, ``zero`` is 0.
 Blanks are ignored.  Texts longer than `MAX_TEXT_LENGTH` characters, nested
 deeper than `MAX_DEPTH`, with integers longer than `MAX_DIGITS` digits or with
-any other character or name are refused.  The text is never evaluated as
+any other character or name are refused, and so are products that expand
+to more than `MAX_TERMS` terms.  The text is never evaluated as
 Python or by sympy.
 
 References
@@ -59,6 +60,7 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "MAX_DEPTH",
     "MAX_DIGITS",
+    "MAX_TERMS",
     "Target",
     "parse_target",
     "r_diagrams",
@@ -78,6 +80,8 @@ MAX_TEXT_LENGTH = 2000
 MAX_DEPTH = 20
 #: Longest integer accepted, in digits.
 MAX_DIGITS = 30
+#: Most products of deltas a target may expand to.
+MAX_TERMS = 500
 
 #: A partition of positions ``0..nu-1``: sorted blocks, each a sorted tuple.
 Partition = tuple[tuple[int, ...], ...]
@@ -299,7 +303,13 @@ class _Parser:
         value = self.factor()
         while True:
             if self.take("*"):
+                column = self.peek()[2] if self.peek() else len(self.text)
                 value = _multiply(value, self.factor(), self.nu)
+                if len(value) > MAX_TERMS:
+                    self.fail(
+                        f"the product before column {column} expands to more "
+                        f"than {MAX_TERMS} products of deltas"
+                    )
             elif self.take("/"):
                 column = self.peek()[2] if self.peek() else len(self.text)
                 divisor = self.integer()
@@ -396,7 +406,8 @@ def parse_target(text: str | Target, nu: int) -> Target:
     -------
     Target
         Products of deltas are combined into partitions and like terms added,
-        so equal tensors give equal targets (and equal ``name``).
+        so tensors equal for every ``p`` give equal targets (and equal
+        ``name``).
 
     Raises
     ------

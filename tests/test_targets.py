@@ -347,3 +347,9 @@ def test_modadd_polynomial_fails_exactly_at_a_stated_prime():
 def test_modadd_refuses_bad_p_value():
     with pytest.raises(ParameterError, match="p_value=0"):
         modadd_coefficients(3, 1, p_value=0)
+
+
+def test_products_expanding_beyond_the_term_limit_are_refused():
+    factors = [f"(1+d({a},{b}))" for a in range(1, 9) for b in range(a + 1, 9)]
+    with pytest.raises(ParameterError, match="more than 500 products"):
+        parse_target("*".join(factors[:20]), 8)
