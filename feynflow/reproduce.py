@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import pathlib
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -580,20 +581,24 @@ def _holds(condition, alpha) -> bool:
     return value > 0 if relation == "infinity" else value < 0
 
 
-def _growth(monomial: sympy.Expr, alpha) -> Fraction:
-    powers = sympy.Poly(monomial, p, H, sigma).monoms()[0]
-    return sum(
-        (Fraction(e) * a for e, a in zip(powers, alpha, strict=True)), Fraction(0)
-    )
+def _powers(monomial: sympy.Expr) -> tuple[int, ...]:
+    return sympy.Poly(monomial, p, H, sigma).monoms()[0]
 
 
-def _alpha_grid() -> list[tuple[Fraction, Fraction, Fraction]]:
-    # Conditions are homogeneous, so alpha_p = 1; a fine rational grid hits
-    # every face, the one-dimensional ones included.
+def _growth(powers: Sequence[int], alpha) -> Fraction:
+    return sum((e * a for e, a in zip(powers, alpha, strict=True)), Fraction(0))
+
+
+def _alpha_grid(nu: int) -> list[tuple[Fraction, Fraction, Fraction]]:
+    # Conditions are homogeneous, so alpha_p = 1; steps of 1/6 in alpha_H and
+    # 1/lcm(12, nu) in alpha_sigma hit every face of order nu, the
+    # one-dimensional ones included (their equalities have denominators
+    # dividing nu).
+    step = math.lcm(12, nu)
     return [
-        (Fraction(1), Fraction(h, 12), Fraction(g, 24))
-        for h in range(1, 61)
-        for g in range(-72, 25)
+        (Fraction(1), Fraction(h, 6), Fraction(g, step))
+        for h in range(1, 31)
+        for g in range(-3 * step, step + 1)
     ]
 
 
@@ -602,8 +607,8 @@ def _check_regimes(settings: dict) -> tuple[list, str]:
 
     claims = []
     rows = []
-    grid = _alpha_grid()
     for nu, symmetric in settings["regimes"]:
+        grid = _alpha_grid(nu)
         name = f"{'sym' if symmetric else 'asym'}{nu}"
         table = {row.face: row for row in regime_table(nu, symmetric)}
         problems = []
@@ -614,6 +619,7 @@ def _check_regimes(settings: dict) -> tuple[list, str]:
                 continue
             hits = 0
             mismatched = 0
+            row_T, spec_T = _powers(row.T), _powers(spec["T"])
             # Natural T is defined up to the face's own equalities (e.g.
             # p sigma^2 and H sigma^2 when H ~ p): compare growth on the face.
             same_T = True
@@ -622,7 +628,7 @@ def _check_regimes(settings: dict) -> tuple[list, str]:
                 hits += spec_in
                 mismatched += spec_in != row.contains(alpha)
                 if spec_in:
-                    same_T &= _growth(row.T, alpha) == _growth(spec["T"], alpha)
+                    same_T &= _growth(row_T, alpha) == _growth(spec_T, alpha)
             same_name = row.regime == spec["regime"]
             ok = mismatched == 0 and hits > 0 and same_T and same_name
             if not ok:
@@ -650,12 +656,13 @@ def _check_regimes(settings: dict) -> tuple[list, str]:
             "",
             "Each face's scaling conditions, derived by `regime_table` from the "
             "Pareto polygon, are compared with the row of SPEC section 3 written "
-            "out for this `nu`: both are evaluated on a grid of "
-            f"{len(grid)} rational scalings `(1, alpha_H, alpha_sigma)` "
-            "(`alpha_H = 1/12..5`, `alpha_sigma = -3..1` in steps of 1/24); a "
-            "row agrees when the two select exactly the same grid points (and "
-            "at least one), the natural `T` is the same monomial and the name "
-            "is the same.",
+            "out for this `nu`: both are evaluated on a grid of rational "
+            "scalings `(1, alpha_H, alpha_sigma)` (`alpha_H = 1/6..5` in steps "
+            "of 1/6, `alpha_sigma = -3..1` in steps of `1/lcm(12, nu)`).  A row "
+            "agrees when the two select exactly the same grid points (and at "
+            "least one), the natural `T` grows alike at every one of them (it "
+            "is defined up to the face's equalities, e.g. `p sigma^2` and "
+            "`H sigma^2` when `H ~ p`) and the regime's name is the same.",
             "",
             "| scenario | face | derived condition | natural T | regime | "
             "grid points | mismatches | agrees |",
@@ -954,7 +961,7 @@ def scenarios(quick: bool) -> list[Scenario]:
     >>> [s.id for s in scenarios(quick=True)][:2]
     ['simulation/free-over/asym3', 'simulation/free-under/asym3']
     """
-    seeds = 4 if quick else 8
+    seeds = 6 if quick else 10
     out = []
 
     def free_over(p: int) -> dict:
@@ -972,12 +979,12 @@ def scenarios(quick: bool) -> list[Scenario]:
     out.append(
         Scenario(
             "simulation/free-over/asym3",
-            "Free ASYM nu=3, over-parameterized (H = p^3): exp(-6 t/T)",
+            "Free ASYM nu=3, over-parameterized (H = p^3), T = H sigma^4: exp(-6 t)",
             "free-over",
             3,
             False,
             "zero",
-            tuple(free_over(p) for p in ((3, 4, 6) if quick else (4, 6, 8))),
+            tuple(free_over(p) for p in ((4, 6, 8) if quick else (6, 8, 10))),
         )
     )
 
@@ -995,7 +1002,8 @@ def scenarios(quick: bool) -> list[Scenario]:
     out.append(
         Scenario(
             "simulation/free-under/asym3",
-            "Free ASYM nu=3, under-parameterized (H = p): (1 + 4 t/T)^(-3/2)",
+            "Free ASYM nu=3, under-parameterized (H = p), T = p^2 sigma^4: "
+            "(1 + 4 t)^(-3/2)",
             "free-under",
             3,
             False,
@@ -1022,12 +1030,13 @@ def scenarios(quick: bool) -> list[Scenario]:
     out.append(
         Scenario(
             "simulation/free-general/sym4",
-            "Free SYM nu=4, H = p^2/4, E[L(0)] = 1: (1 + t/4)^(-4/3)",
+            "Free SYM nu=4, H = p^2/4, E[L(0)] = 1, T = 96 theta p^3 sigma^6: "
+            "(1 + t/4)^(-4/3)",
             "free-general",
             4,
             True,
             "zero",
-            tuple(free_sym4(p) for p in ((8, 16, 24) if quick else (16, 24, 32))),
+            tuple(free_sym4(p) for p in ((16, 24, 32) if quick else (24, 32, 48))),
         )
     )
 
@@ -1089,13 +1098,13 @@ def scenarios(quick: bool) -> list[Scenario]:
         Scenario(
             "simulation/ntk/asym2",
             "ASYM nu=2 at the NTK face (p H sigma^4 = 1, p = 4, T = H sigma^2): "
-            "E[L] = (p/2 + H p^2 sigma^4/2) exp(-4 t/T)",
+            "E[L] = (p/2 + H p^2 sigma^4/2) exp(-4 t)",
             "ntk",
             2,
             False,
             "identity",
             tuple(
-                ntk(H) for H in ((256, 1024, 4096) if quick else (1024, 4096, 16384))
+                ntk(H) for H in ((1024, 4096, 16384) if quick else (4096, 16384, 65536))
             ),
             size_label="H",
         )
@@ -1152,6 +1161,8 @@ def _run_simulations(tasks: list[dict], memo: _Memo, executor, tick) -> list[dic
             memo.cache.put(keys[i], results[i])
             tick(tasks[i])
     else:
+        # Longest first, so that the last task to finish is a short one.
+        pending.sort(key=lambda i: -tasks[i]["steps"] * tasks[i]["H"] ** 2)
         futures = {executor.submit(_simulate_task, tasks[i]): i for i in pending}
         for future in concurrent.futures.as_completed(futures):
             i = futures[future]
@@ -1353,7 +1364,7 @@ def _check_simulations(
                 f"{'yes' if verdict['agrees'] else '**no**'} |"
             )
             _plot_run(ax, data, theory, run, colour, scenario.size_label)
-        ax.set_xlabel("time t / T")
+        ax.set_xlabel("flow time t  (du/dt = -(1/T) dL/du)")
         ax.set_ylabel("E[L(t)] / E[L(0)] (theory)")
         ax.set_yscale("log")
         ax.set_title(scenario.title, fontsize=8)
@@ -1423,7 +1434,7 @@ def _check_simulations(
 
 
 def _plot_run(ax, data, theory, run, colour, size_label) -> None:
-    times = np.asarray(data["t"]) / run["T"]
+    times = np.asarray(data["t"])
     scale = theory[0]
     mean = np.array([np.nan if v is None else v for v in data["mean"]]) / scale
     std = np.array([np.nan if v is None else v for v in data["std"]]) / scale
@@ -1445,7 +1456,7 @@ def _plot_run(ax, data, theory, run, colour, size_label) -> None:
         label=f"simulation, {label} ({run['seeds']} seeds)",
     )
     ax.fill_between(
-        times, np.maximum(mean - band, 1e-300), mean + band, color=colour, alpha=0.25
+        times, np.maximum(mean - band, mean / 10), mean + band, color=colour, alpha=0.25
     )
 
 
@@ -1788,7 +1799,7 @@ def _settings(quick: bool) -> dict:
             "kernel_H": (16, 64, 256, 1024),
             "kernel_seeds": 200,
             "ascent_p": 32,
-            "ascent_seeds": 3,
+            "ascent_seeds": 4,
             "ascent_theta": (1.1, 1.25),
             "ascent_rho_factors": (0.25, 0.5, 2.0, 4.0),
             "ascent_steps": 400,
@@ -1822,6 +1833,63 @@ def _settings(quick: bool) -> dict:
         "ascent_rho_factors": (0.25, 0.5, 2.0, 4.0),
         "ascent_steps": 600,
     }
+
+
+#: Thread counts of the linear-algebra libraries, pinned to one in the workers.
+_BLAS_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def _worker_pool(jobs: int):
+    """A pool of ``jobs`` fresh worker processes with single-threaded BLAS.
+
+    The simulations multiply small matrices, where a multi-threaded BLAS
+    spends its time waiting for its threads, ten times slower on a busy
+    machine; the thread counts are read once, when numpy loads, so the
+    workers are started fresh ("spawn") with the variables set.  They stay
+    set while the pool may start workers and are restored afterwards.
+    """
+    import multiprocessing
+
+    saved = {name: os.environ.get(name) for name in _BLAS_VARIABLES}
+    os.environ.update({name: "1" for name in _BLAS_VARIABLES})
+    executor = concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ignore_interrupts,
+    )
+    return executor, saved
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone reacts to it
+    # (and stops the workers), so the terminal shows one message.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(executor, interrupted: bool) -> None:
+    """Shut the pool down; after an interruption stop the workers at once."""
+    if not interrupted:
+        executor.shutdown(wait=True)
+        return
+    # The pool offers no public way to stop a running task.
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+
+
+def _restore_environment(saved: dict) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def reproduce(
@@ -1911,9 +1979,8 @@ def reproduce(
     def tick(task: dict) -> None:
         step(f"simulation nu={task['nu']} p={task['p']} H={task['H']}")
 
-    executor = (
-        concurrent.futures.ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
-    )
+    executor, saved_environment = _worker_pool(jobs)
+    enumeration = executor if jobs > 1 else None
     claims: list[Claim] = []
     texts: list[str] = []
     seconds: dict[str, float] = {}
@@ -1927,9 +1994,9 @@ def reproduce(
         return outcome
 
     try:
-        timed("coefficients", _check_coefficients, settings, memo, executor)
+        timed("coefficients", _check_coefficients, settings, memo, enumeration)
         step("coefficients")
-        timed("pareto", _check_pareto, settings, memo, executor, folder)
+        timed("pareto", _check_pareto, settings, memo, enumeration, folder)
         step("pareto")
         timed("regimes", _check_regimes, settings)
         step("regimes")
@@ -1948,9 +2015,13 @@ def reproduce(
         timed("NTK kernel", _check_ntk_kernel, settings, memo, folder)
         step("NTK kernel")
         timed("ascent", _check_ascent, settings, memo, executor, folder, tick)
+    except BaseException:
+        _stop_pool(executor, interrupted=True)
+        raise
+    else:
+        _stop_pool(executor, interrupted=False)
     finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+        _restore_environment(saved_environment)
     elapsed = time.perf_counter() - started
     _write_atomic(
         folder / "report.md",

@@ -45,7 +45,7 @@ def test_brute_force_first_order_is_minus_mean_squared_gradient():
 
 
 def test_spec_regime_rows_select_the_same_scalings_as_regime_table():
-    grid = reproduce_module._alpha_grid()
+    grid = reproduce_module._alpha_grid(12)
     for nu, symmetric in ((2, False), (3, False), (4, True)):
         table = {row.face: row for row in regime_table(nu, symmetric)}
         for face, spec in spec_regime_rows(nu, symmetric).items():
