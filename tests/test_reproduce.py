@@ -207,3 +207,45 @@ def test_tiny_run_writes_report_summary_and_figures_and_reuses_cache(
     again = json.loads((tmp_path / "again" / "summary.json").read_text())
     assert again["cache"]["misses"] == 0
     assert [c.status for c in second.claims] == [c.status for c in first.claims]
+
+
+@pytest.mark.slow
+def test_ctrl_c_gives_one_line_exit_130_and_no_summary(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"claims": []}')
+    env = dict(os.environ, FEYNFLOW_CACHE=str(tmp_path / "cache.sqlite"))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "feynflow",
+            "reproduce",
+            "--quick",
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    # Interrupt once the run is under way (its first figure exists), as
+    # Ctrl-C does: the signal reaches the whole process group.
+    deadline = time.monotonic() + 120
+    while not (out / "pareto-polygons.png").exists():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip() == "feynflow: interrupted"
+    assert not (out / "summary.json").exists()
