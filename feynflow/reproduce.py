@@ -159,6 +159,8 @@ def prepare_output(out: str | os.PathLike) -> pathlib.Path:
     Traceback (most recent call last):
     ...
     feynflow.errors.ParameterError: --out ... is not allowed: it is a file, ...
+    >>> import shutil
+    >>> shutil.rmtree(folder)
     """
     path = pathlib.Path(out)
     if path.exists() and not path.is_dir():

@@ -27,6 +27,7 @@ def test_notebook_is_stored_without_outputs(path):
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_runs_top_to_bottom(path, tmp_path):
     book = nbformat.read(path, as_version=4)
