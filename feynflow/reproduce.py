@@ -29,7 +29,7 @@ import pathlib
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -418,7 +418,7 @@ def _check_coefficients(settings: dict, memo: _Memo, executor) -> tuple[list, st
 
 
 def _check_pareto(settings: dict, memo: _Memo, executor, out) -> tuple[list, str]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from feynflow.asymptotics import (
         compare_with_theorem,
@@ -463,12 +463,12 @@ def _check_pareto(settings: dict, memo: _Memo, executor, out) -> tuple[list, str
                 {"orders": order, "per_order": statuses},
             )
         )
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4))
+    fig = Figure(figsize=(4.2 * len(panels), 4))
+    axes = fig.subplots(1, len(panels))
     for ax, polygon in zip(np.atleast_1d(axes), panels, strict=True):
         plot_polygon(polygon, ax=ax)
     fig.tight_layout()
     fig.savefig(out / "pareto-polygons.png", dpi=110)
-    plt.close(fig)
     text = "\n".join(
         [
             "## 2. Pareto fronts against the theorem",
@@ -1308,7 +1308,8 @@ def agreement(
 def _check_simulations(
     settings: dict, memo: _Memo, executor, out, losses, tick
 ) -> tuple[list, str]:
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
     chosen = settings["scenarios"]
     tasks = []
@@ -1334,8 +1335,9 @@ def _check_simulations(
         loss = losses[(scenario.case, scenario.nu, scenario.symmetric)]
         rows = []
         verdicts = []
-        fig, ax = plt.subplots(figsize=(6, 4))
-        colours = plt.cm.viridis(np.linspace(0.1, 0.85, len(scenario.runs)))
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
+        colours = colormaps["viridis"](np.linspace(0.1, 0.85, len(scenario.runs)))
         for run, colour in zip(scenario.runs, colours, strict=True):
             data = results[position]
             position += 1
@@ -1375,7 +1377,6 @@ def _check_simulations(
         figure = scenario.id.replace("/", "-") + ".png"
         fig.tight_layout()
         fig.savefig(out / figure, dpi=110)
-        plt.close(fig)
         # The theory is an asymptotic statement: it is judged at the largest
         # size, with the others showing the trend.
         final = verdicts[-1]
@@ -1502,14 +1503,15 @@ def _off_diagonal_rms(nu: int, H_value: int) -> float:
 
 
 def _check_ntk_kernel(settings: dict, memo: _Memo, out) -> tuple[list, str]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from feynflow.solutions import ntk_kernel_moments
     from feynflow.symbols import H, sigma
 
     claims = []
     rows = []
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     seeds = settings["kernel_seeds"]
     for nu in (2, 3):
         moments = ntk_kernel_moments(nu)
@@ -1598,7 +1600,6 @@ def _check_ntk_kernel(settings: dict, memo: _Memo, out) -> tuple[list, str]:
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / "ntk-kernel.png", dpi=110)
-    plt.close(fig)
     text = "\n".join(
         [
             "## 6. The NTK kernel limit",
@@ -1628,7 +1629,7 @@ def _check_ntk_kernel(settings: dict, memo: _Memo, out) -> tuple[list, str]:
 
 
 def _check_ascent(settings: dict, memo: _Memo, executor, out, tick) -> tuple[list, str]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from feynflow.expansion import loss_coefficients
     from feynflow.solutions import ascent_threshold, predict_ascent
@@ -1689,7 +1690,8 @@ def _check_ascent(settings: dict, memo: _Memo, executor, out, tick) -> tuple[lis
     rows = []
     mismatches = 0
     ratios = []
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     thetas = np.linspace(1.0, max(settings["ascent_theta"]) * 1.1, 100)
     ax.plot(
         thetas,
@@ -1731,7 +1733,6 @@ def _check_ascent(settings: dict, memo: _Memo, executor, out, tick) -> tuple[lis
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / "ascent-phase.png", dpi=110)
-    plt.close(fig)
     claim = Claim(
         "ascent/boundary/sym4",
         "SYM nu=4 gradient ascent blows up iff p^3 sigma^4 > rho*(theta)",
@@ -1944,9 +1945,6 @@ def reproduce(
        Diagram Expansions: Learning Regimes and Explicit Solutions",
        ICML 2026, arXiv:2602.04548.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     from feynflow.expansion import _open_cache
 
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -2074,7 +2072,3 @@ def _report(claims, texts, quick, jobs, elapsed, memo, seconds) -> str:
             *[t + "\n" for t in texts],
         ]
     )
-
-
-def _iter_claims(result: ReproduceResult) -> Iterable[Claim]:
-    return iter(result.claims)
