@@ -20,6 +20,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -57,6 +58,7 @@ __all__ = [
     "format_regime_table",
     "plot_polygon",
     "SYM_ODD_CHECKED_ORDERS",
+    "SYM_ODD_CHECKED_COLUMNS",
     "CONJECTURE_STATEMENT",
     "conjectured_front",
     "compare_with_conjecture",
@@ -1486,18 +1488,26 @@ def plot_polygon(polygon: ParetoPolygon, ax: Axes | None = None) -> tuple[Figure
 # SYM with odd nu: a conjecture fitted to exact fronts
 # ---------------------------------------------------------------------------
 
-#: Orders at which :func:`conjectured_front` was compared with the exact
-#: Pareto terms and agreed with them (exponents and the coefficient at ``A``);
+#: Where :func:`conjectured_front` was compared with exact Pareto terms and
+#: agreed with them: every column of the orders listed, and the columns
+#: ``s_D <= 1`` (``s_D <= 2`` for ``nu = 3``) of the orders in
+#: `SYM_ODD_CHECKED_COLUMNS`, computed by restricting the merge powers to
+#: diagrams with at most that many copies of ``D``.
 #: ``benchmarks/sym_odd_fronts.py`` repeats the comparison.
-SYM_ODD_CHECKED_ORDERS = {3: tuple(range(6)), 5: tuple(range(5))}
+SYM_ODD_CHECKED_ORDERS = {3: tuple(range(7)), 5: tuple(range(5))}
+SYM_ODD_CHECKED_COLUMNS = {
+    3: {1: tuple(range(20)), 2: tuple(range(12))},
+    5: {1: tuple(range(12))},
+}
 
 CONJECTURE_STATEMENT = (
     "SYM, odd nu, identity target (conjecture, fitted to exact fronts): with "
-    "k = (nu-1)/2 and s_R = s+1-s_D, the Pareto terms of Y_s are "
-    "p^Q H^n sigma^(nu(s_D+1)+(nu-2)s) for the s_D in 0..s+1 with s_R even, "
-    "where Q = 1 + 2k s_D - k(n-1) for 1 <= n <= s_D+1 when s_R >= 2, and, "
-    "when s_R = 0, Q = 1 + 2k s_D for n = 1 and Q = 1 + 2k s_D - k n for "
-    "2 <= n <= s_D; the coefficient at A = (s_D, n) = (s+1, 1) is "
+    "k = (nu-1)/2, s_R = s+1-s_D and c = 1 + 2k s_D, the Pareto terms of Y_s "
+    "are the undominated ones among p^Q H^n sigma^(nu(s_D+1)+(nu-2)s) for the "
+    "s_D in 0..s+1 with s_R even, where, when s_R = 0, Q = c for n = 1 and "
+    "Q = c - k n for 2 <= n <= s_D, and, when s_R >= 2, "
+    "Q = min(c, c - k(n-1) + floor((s_R-2)/4)) for 1 <= n <= s_D+1; the "
+    "coefficient at A = (s_D, n) = (s+1, 1) is "
     "(1/2) (-2 nu)^s prod_{j=1..s} (1 + (nu-1) j)."
 )
 
@@ -1512,9 +1522,11 @@ def _check_sym_odd(nu: int, s: int) -> None:
 
 def _conjectured_q(nu: int, s: int, s_D: int, n: int) -> int:
     k = (nu - 1) // 2
-    if s_D == s + 1 and n >= 2:
-        return 1 + 2 * k * s_D - k * n
-    return 1 + 2 * k * s_D - k * (n - 1)
+    cap = 1 + 2 * k * s_D
+    s_R = s + 1 - s_D
+    if s_R == 0:
+        return cap if n == 1 else cap - k * n
+    return min(cap, cap - k * (n - 1) + (s_R - 2) // 4)
 
 
 def conjectured_front(nu: int, s: int) -> tuple[ParetoTerm, ...]:
@@ -1525,13 +1537,21 @@ def conjectured_front(nu: int, s: int) -> tuple[ParetoTerm, ...]:
     the orders listed in `SYM_ODD_CHECKED_ORDERS`; it is not a theorem.  With
     ``k = (nu-1)/2`` and ``s_R = s + 1 - s_D`` (which must be even):
 
-    * ``s_R >= 2``: ``1 <= n <= s_D + 1``, ``Q = 1 + 2k s_D - k (n - 1)``;
-    * ``s_R = 0``: ``n = 1`` with ``Q = 1 + 2k s_D``, and
-      ``2 <= n <= s_D`` with ``Q = 1 + 2k s_D - k n``.
+    ``c = 1 + 2k s_D`` (the number of p-nodes before pairing), the Pareto
+    terms are the undominated ones (at equal ``s_D``) among
+
+    * ``s_R = 0``: ``n = 1`` with ``Q = c``, and ``2 <= n <= s_D`` with
+      ``Q = c - k n``;
+    * ``s_R >= 2``: ``1 <= n <= s_D + 1`` with
+      ``Q = min(c, c - k (n - 1) + floor((s_R - 2) / 4))``.
 
     Compared with SYM even ``nu``, each extra H-class costs ``k = (nu-1)/2``
     powers of ``p`` instead of ``nu/2``; diagrams of ``D`` alone pay ``k``
-    more once they have two H-classes and never reach ``n = s_D + 1``.
+    more once they have two H-classes and never reach ``n = s_D + 1``; and
+    every four further copies of ``R`` beyond two win back one power of ``p``
+    (first seen at ``s = 6``: for ``nu = 3`` the term ``p^3 H^2`` with
+    ``s_D = 1`` replaces ``p^3 H`` and ``p^2 H^2``).  The last rule rests on
+    the fewest data: gains of one and two powers only.
 
     Parameters
     ----------
@@ -1580,7 +1600,7 @@ def conjectured_front(nu: int, s: int) -> tuple[ParetoTerm, ...]:
             sigma_power = nu * (s_D + 1) + (nu - 2) * s
             coeff = coeff_a if (s_D, n) == (s + 1, 1) else None
             terms.append(ParetoTerm(q, n, sigma_power, coeff, s_D))
-    return tuple(sorted(terms, key=lambda t: (t.sigma_power, t.n, t.q)))
+    return tuple(_pareto_filter(terms))
 
 
 def compare_with_conjecture(
@@ -1619,35 +1639,81 @@ def compare_with_conjecture(
     return TheoremComparison(status, tuple(sorted(missing)), tuple(sorted(extra)))
 
 
-def _conjectured_vertices(nu: int, s: int) -> dict[str, tuple[int, int, int]]:
-    """Exponents ``(q, n, 2l)`` of the conjectured hull vertices at order ``s``."""
-    d = 0 if s % 2 else 1
-    points = {"A": (s + 1, 1), "B": (s + 1, s + 1), "C": (s - 1, s)}
-    points.update({"D": (d, d + 1), "E": (d, 1)})
+def _growth_vertices(nu: int) -> dict[str, Exponents]:
+    """Growth per order ``(q, n, 2l) / s`` of the extreme families of the
+    conjectured front, as ``s -> infinity``.
+
+    A family ``s_D ~ a s``, ``n ~ b s`` (``0 <= b <= a <= 1``) grows like
+    ``(min(2k a, 2k a - k b + (1 - a)/4), b, nu a + nu - 2)`` per order;
+    the first entry is concave and piecewise linear, so the extreme
+    families sit at the corners of its two pieces: ``A`` (``a = 1, b = 0``),
+    ``B=C`` (``a = b = 1``), ``D=E`` (``a = b = 0``) and ``P``, where the
+    line ``b = (1 - a)/(4k)`` on which the gain of the ``R`` copies reaches
+    the p-node cap meets ``b = a``.
+    """
+    k = Fraction(nu - 1, 2)
+    a_p = 1 / (4 * k + 1)
     return {
-        name: (
-            _conjectured_q(nu, s, s_D, n),
-            n,
-            nu * (s_D + 1) + (nu - 2) * s,
-        )
-        for name, (s_D, n) in points.items()
+        "A": (2 * k, Fraction(0), Fraction(2 * nu - 2)),
+        "B=C": (k, Fraction(1), Fraction(2 * nu - 2)),
+        "D=E": (Fraction(0), Fraction(0), Fraction(nu - 2)),
+        "P": (2 * k * a_p, a_p, nu * a_p + nu - 2),
     }
+
+
+def _exposing_alpha(face, others) -> Exponents | None:
+    """A scaling ``(1, alpha_H, alpha_sigma)`` with ``alpha_H > 0`` under which
+    the growths in ``face`` tie and beat every one in ``others``, if any.
+
+    Candidates are exact rationals: the solutions of the face's equalities
+    when they fix the scaling, else points of a fine grid on their solution
+    set.
+    """
+    grid = [Fraction(j, 24) for j in range(1, 24 * 8)]
+    sigmas = [Fraction(j, 120) for j in range(-480, 241)]
+    candidates = []
+    diffs = [_sub(face[0], g) for g in face[1:]]
+    if len(diffs) >= 2:
+        (a1, b1, c1), (a2, b2, c2) = diffs[:2]
+        det = b1 * c2 - b2 * c1
+        if det:
+            alpha_h = (-a1 * c2 + a2 * c1) / det
+            alpha_s = (-b1 * a2 + b2 * a1) / det
+            candidates.append((Fraction(1), alpha_h, alpha_s))
+    elif len(diffs) == 1:
+        a1, b1, c1 = diffs[0]
+        if c1:
+            for alpha_h in grid:
+                candidates.append((Fraction(1), alpha_h, -(a1 + b1 * alpha_h) / c1))
+        elif b1:
+            candidates = [(Fraction(1), -a1 / b1, c) for c in sigmas]
+    else:
+        candidates = [(Fraction(1), h, c) for h in grid[::4] for c in sigmas[::3]]
+    for alpha in candidates:
+        if alpha[1] <= 0:
+            continue
+        values = [_dot(alpha, g) for g in face]
+        if len(set(values)) == 1 and all(_dot(alpha, g) < values[0] for g in others):
+            return alpha
+    return None
 
 
 def conjectured_regimes(nu: int) -> tuple[RegimeRow, ...]:
     """Large-order regimes of SYM with odd ``nu``, from :func:`conjectured_front`.
 
-    The hull of the conjectured front has the vertices ``A = (s+1, 1)``,
-    ``B = (s+1, s+1)``, ``C = (s-1, s)``, ``D = (d, d+1)`` and ``E = (d, 1)``
-    (``d = 0`` for odd ``s``, 1 for even ``s``).  Their triples
-    ``(q, n, 2l)`` are not coplanar (``B`` lies ``k = (nu-1)/2`` powers of
-    ``p`` below the plane of the others), so the polygon does not pick the
-    leading face by one linear functional.  At large order the leading
-    terms are decided first by the growth per order of each vertex's
-    monomial, the natural ``T``: ``p^(nu-1) sigma^(2nu-2)`` at ``A``,
-    ``p^k H sigma^(2nu-2)`` at ``B`` and ``C``, ``sigma^(nu-2)`` at ``D`` and
-    ``E``.  The rows are the faces of the triangle of these three growths:
-    which group leads, and the boundaries where two or three balance.
+    The conjectured Pareto triples ``(q, n, 2l)`` of ``Y_s`` are not coplanar
+    (the column of ``D`` copies alone lies ``k = (nu-1)/2`` powers of ``p``
+    below the plane of the others, and copies of ``R`` beyond two win back
+    powers of ``p``), so one polygon does not pick the leading face by one
+    linear functional.  At large order the leading terms are decided by the
+    growth per order of their monomials, the natural ``T``.  The extreme
+    growths (see `_growth_vertices`) are those of ``A`` (free evolution,
+    ``p^(nu-1) sigma^(2nu-2)``), of ``B`` and ``C`` alike
+    (``p^k H sigma^(2nu-2)``), of ``D`` and ``E`` alike (``sigma^(nu-2)``),
+    and of a family ``P`` inside the polygon, with
+    ``s_D = n = s/(4k+1)``, that exists only because of the ``R`` gain.  The
+    rows are the faces of the hull of these four growths that some scaling
+    with ``alpha_p, alpha_H > 0`` selects.
 
     Parameters
     ----------
@@ -1657,45 +1723,47 @@ def conjectured_regimes(nu: int) -> tuple[RegimeRow, ...]:
     Returns
     -------
     tuple of RegimeRow
-        ``A``, ``A-B=C``, ``B=C``, ``B=C-D=E``, ``D=E``, ``D=E-A``, then all
-        three; ``regime`` names the group by analogy with the covered cases.
+        Vertices, then sides, then the triangles; ``regime`` names the faces
+        the covered cases also have, by analogy, and calls the others new.
 
     Examples
     --------
-    >>> rows = conjectured_regimes(3)
-    >>> rows[1].face, rows[1].condition, rows[1].T
-    ('A-B=C', 'H ~ p, p**2*sigma**3 -> inf', p**2*sigma**4)
+    >>> rows = {row.face: row for row in conjectured_regimes(3)}
+    >>> rows["A-B=C"].condition
+    'H ~ p, p**2*sigma**3 -> inf, p**8*sigma**12/H -> inf'
+    >>> rows["P"].T
+    H**(1/5)*p**(2/5)*sigma**(8/5)
 
     Notes
     -----
-    Within ``B=C`` the ratio of the two vertex monomials is
-    ``p^(nu-1) H sigma^(2nu)`` at every order, as on the NTK face of ASYM,
-    and within ``D=E`` a fixed monomial too, so neither ratio moves the
-    natural ``T``; they only decide which of the two vertices' terms lead.
-    This table rests on the conjecture.
+    This table rests on the conjecture, including its extrapolation of the
+    ``R`` gain to large ``s_R``, which data check only up to gains of two
+    powers of ``p``.  Faces are found by exact tests of rational scalings
+    (the ties that fix a scaling, else a grid of ``alpha_H`` in steps of
+    1/24 up to 8 and ``alpha_sigma`` in steps of 1/120 in ``[-4, 2]``), so a
+    face exposed only outside that range would be missed.
     """
     _check_sym_odd(nu, 0)
-    low, high = _conjectured_vertices(nu, 6), _conjectured_vertices(nu, 8)
-    growth = {
-        name: tuple(
-            Fraction(h - l, 2) for h, l in zip(high[name], low[name], strict=True)
-        )
-        for name in low
-    }
-    groups = {"A": ("A",), "B=C": ("B", "C"), "D=E": ("D", "E")}
-    vectors = {key: growth[names[0]] for key, names in groups.items()}
-    order = ["A", "B=C", "D=E"]
+    vectors = _growth_vertices(nu)
+    members = {"A": ("A",), "B=C": ("B", "C"), "D=E": ("D", "E"), "P": ("P",)}
     names = {
         ("A",): "free evolution, under-parameterized",
         ("A", "B=C"): "free evolution, balanced",
         ("B=C",): "over-parameterized (free evolution at B, NTK-like at C)",
         ("B=C", "D=E"): "mean-field, rich",
         ("D=E",): "small init, rich",
-        ("D=E", "A"): "under-parameterized, rich",
-        ("A", "B=C", "D=E"): "joint scaling: every vertex grows alike per order",
+        ("A", "D=E"): "under-parameterized, rich",
     }
-    faces = [("A",), ("A", "B=C"), ("B=C",), ("B=C", "D=E"), ("D=E",), ("D=E", "A")]
-    faces.append(tuple(order))
+    order = ["A", "B=C", "D=E", "P"]
+    faces = [
+        face
+        for size in (1, 2, 3)
+        for face in itertools.combinations(order, size)
+        if _exposing_alpha(
+            [vectors[g] for g in face], [vectors[g] for g in order if g not in face]
+        )
+        is not None
+    ]
     rows = []
     for face in faces:
         equalities = [
@@ -1710,21 +1778,20 @@ def conjectured_regimes(nu: int) -> tuple[RegimeRow, ...]:
         conditions = [ScalingCondition.from_ratio(e, None) for e in equalities]
         kept_vectors: list[tuple] = []
         for vector in inequalities:
-            condition = ScalingCondition.from_ratio(vector, True)
             if _redundant(vector, kept_vectors, equalities):
                 continue
-            conditions.append(condition)
+            conditions.append(ScalingCondition.from_ratio(vector, True))
             kept_vectors.append(vector)
         exponents = min((vectors[g] for g in face), key=_T_preference)
         a, b, c = (sympy.Rational(x.numerator, x.denominator) for x in exponents)
         rows.append(
             RegimeRow(
                 face="-".join(face),
-                vertices=tuple(v for g in face for v in groups[g]),
+                vertices=tuple(v for g in face for v in members[g]),
                 conditions=tuple(conditions),
                 T=p**a * H**b * sigma**c,
                 T_exponents=exponents,
-                regime=names[face],
+                regime=names.get(face, "new in odd nu (gain of R copies), rich"),
             )
         )
     return tuple(rows)

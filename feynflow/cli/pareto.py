@@ -14,6 +14,7 @@ import re
 
 from feynflow.asymptotics import (
     CONJECTURE_STATEMENT,
+    SYM_ODD_CHECKED_COLUMNS,
     SYM_ODD_CHECKED_ORDERS,
     classify,
     compare_with_conjecture,
@@ -254,6 +255,10 @@ def _conjecture_entry(terms, nu: int, s: int) -> dict:
         "missing": [list(x) for x in comparison.missing],
         "extra": [list(x) for x in comparison.extra],
         "checked_orders": checked if comparison.status == "agrees" else [],
+        "checked_columns": {
+            f"s_D<={most}": list(orders)
+            for most, orders in SYM_ODD_CHECKED_COLUMNS.get(nu, {}).items()
+        },
     }
 
 
