@@ -28,6 +28,7 @@ ORACLE_CASES = [
     (3, True, "identity", [(3, 1), (3, 2)], 2),
     (3, False, "zero", [(3, 2)], 2),
     (4, False, "identity", [(2, 2)], 3),
+    (4, False, "zero", [(2, 2)], 3),
 ]
 
 
