@@ -487,7 +487,10 @@ def r_diagrams(target: Target, symmetric: bool = True) -> DiagramSum:
     ``R_{F_j}`` is built with its delta blocks already contracted.
     """
     if target.kind != "delta":
-        raise ParameterError(f"target {target.name!r} is not a delta polynomial")
+        raise ParameterError(
+            f"target {target.name!r} is not a delta polynomial; modular addition "
+            "is averaged by feynflow.targets.modadd_coefficients"
+        )
     total = DiagramSum()
     for partition, weight in target.terms:
         block_of = {m: b for b, block in enumerate(partition) for m in block}
