@@ -1489,15 +1489,15 @@ def plot_polygon(polygon: ParetoPolygon, ax: Axes | None = None) -> tuple[Figure
 # ---------------------------------------------------------------------------
 
 #: Where :func:`conjectured_front` was compared with exact Pareto terms and
-#: agreed with them: every column of the orders listed, and the columns
-#: ``s_D <= 1`` (``s_D <= 2`` for ``nu = 3``) of the orders in
-#: `SYM_ODD_CHECKED_COLUMNS`, computed by restricting the merge powers to
-#: diagrams with at most that many copies of ``D``.
+#: agreed with them: every column of the orders listed, and, in
+#: `SYM_ODD_CHECKED_COLUMNS` (``{nu: {m: orders}}``), the columns
+#: ``s_D <= m`` of the orders given, computed by restricting the merge powers
+#: to diagrams with at most ``m`` copies of ``D``.
 #: ``benchmarks/sym_odd_fronts.py`` repeats the comparison.
 SYM_ODD_CHECKED_ORDERS = {3: tuple(range(7)), 5: tuple(range(5))}
 SYM_ODD_CHECKED_COLUMNS = {
-    3: {1: tuple(range(20)), 2: tuple(range(12))},
-    5: {1: tuple(range(12))},
+    3: {1: tuple(range(20)), 2: tuple(range(12)), 3: tuple(range(10))},
+    5: {1: tuple(range(12)), 2: tuple(range(9))},
 }
 
 CONJECTURE_STATEMENT = (
