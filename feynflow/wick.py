@@ -117,8 +117,8 @@ def class_bound(n_h: int, n_p: int, edges) -> list[tuple[int, int]]:
     components: the contracted graph has ``E/2`` distinct edges and at most
     ``c`` components, so it has at most ``E/2 + c`` nodes.
     """
-    label = class_labels(n_h + n_p, edge_links(n_h, edges))
-    components = len({label[h] for h, _, _ in edges})
+    # Nodes without edges are components (and classes) of their own.
+    components = len(set(class_labels(n_h + n_p, edge_links(n_h, edges))))
     total = min(len(edges) // 2 + components, n_h + n_p)
     return [(q, total - q) for q in range(max(0, total - n_h), min(n_p, total) + 1)]
 

@@ -8,7 +8,7 @@ from strategies import diagrams
 
 from feynflow import H, ParameterError, p, sigma
 from feynflow.diagrams import Diagram, d_diagram, r_diagram
-from feynflow.wick import wick_counts, wick_expectation
+from feynflow.wick import class_bound, wick_counts, wick_expectation
 
 
 @settings(max_examples=150, deadline=None)
@@ -71,3 +71,13 @@ def test_average_of_disjoint_union_sharing_a_colour_is_not_the_product():
 def test_wick_refuses_non_diagrams():
     with pytest.raises(ParameterError, match="neither a Diagram"):
         wick_expectation("D4")
+
+
+@settings(max_examples=100, deadline=None)
+@given(diagrams(max_nodes=4, max_edges=8, colours=2))
+def test_class_bound_holds_every_pairing_even_with_nodes_without_edges(diagram):
+    # Add a p-node and an H-node without edges: they stay classes of their own.
+    padded = (diagram.n_h + 1, diagram.n_p + 1, diagram.edges)
+    bound = class_bound(*padded)
+    for q, n in all_pairings(*padded):
+        assert any(q <= bq and n <= bn for bq, bn in bound), (q, n, bound)
