@@ -11,6 +11,7 @@ from feynflow.errors import FeynflowError, ParameterError, TimeLimitError
 from feynflow.expansion import loss_coefficients, loss_diagrams
 from feynflow.simulation import SimulationResult, simulate
 from feynflow.symbols import H, T, p, sigma, t
+from feynflow.targets import Target, parse_target
 from feynflow.wick import wick_expectation
 
 __version__ = "0.1.0"
@@ -30,6 +31,8 @@ __all__ = [
     "regime_table",
     "simulate",
     "SimulationResult",
+    "Target",
+    "parse_target",
     "FeynflowError",
     "ParameterError",
     "TimeLimitError",
