@@ -32,6 +32,7 @@ __all__ = [
     "r_diagram",
     "merge",
     "check_nu",
+    "MAX_NU",
     "canonical_form",
     "class_labels",
     "edge_links",
@@ -41,12 +42,21 @@ Edge = tuple[int, int, int]
 Scalar = int | Fraction
 
 
+#: Largest tensor order accepted: ``D_{2 nu}`` alone has ``(2 nu - 1)!!``
+#: pairings, so far larger orders could only exhaust memory or time.
+MAX_NU = 64
+
+
 def check_nu(nu: object) -> int:
-    """Return ``nu`` if it is an integer >= 2, else raise `ParameterError`."""
+    """Return ``nu`` if it is an integer from 2 to `MAX_NU`, else raise."""
     if isinstance(nu, bool) or not isinstance(nu, numbers.Integral):
         raise ParameterError(f"nu={nu!r} is not an integer; nu must be >= 2")
     if nu < 2:
         raise ParameterError(f"nu={nu} is not allowed; nu must be an integer >= 2")
+    if nu > MAX_NU:
+        raise ParameterError(
+            f"nu={nu} is not allowed; nu must be between 2 and {MAX_NU}"
+        )
     return int(nu)
 
 

@@ -30,6 +30,7 @@ from feynflow.diagrams import (
 )
 from feynflow.errors import ParameterError, TimeLimitError
 from feynflow.mergers import free_merger_fronts, merger_fronts_applies
+from feynflow.symbols import POLY_GENS
 from feynflow.targets import (
     Target,
     half_norm_squared,
@@ -38,6 +39,8 @@ from feynflow.targets import (
     r_diagrams,
 )
 from feynflow.wick import (
+    check_deadline,
+    deadline,
     diagram_bound,
     ph_sigma_poly,
     strictly_dominated,
@@ -168,7 +171,11 @@ def _merge_chunk(
     items: list[tuple[Diagram, Fraction]], generator: DiagramSum
 ) -> dict[Diagram, Fraction]:
     """Merge one slice of a level with ``A`` (a task of a parallel run)."""
-    return dict(merge(DiagramSum._trusted(dict(items)), generator).items())
+    merged: dict[Diagram, Fraction] = {}
+    for diagram, coeff in items:
+        _add_into(merged, dict(merge(coeff * diagram, generator).items()))
+        check_deadline()
+    return merged
 
 
 def _average_chunk(
@@ -209,13 +216,18 @@ def _add_into(total: dict, part: dict) -> None:
         total[key] = total.get(key, 0) + value
 
 
-def _run_tasks(executor, function, chunks, extra, check_time) -> list:
-    """Run ``function(chunk, *extra)`` for every chunk, serially or in parallel."""
+def _run_tasks(executor, function, chunks, extra, check_time, end=None) -> list:
+    """Run ``function(chunk, *extra)`` for every chunk, serially or in parallel.
+
+    A serial run also stops averages still running at the monotonic time
+    ``end``; a parallel one checks the time while it waits for its tasks.
+    """
     if executor is None:
         results = []
-        for chunk in chunks:
-            results.append(function(chunk, *extra))
-            check_time()
+        with deadline(end):
+            for chunk in chunks:
+                results.append(function(chunk, *extra))
+                check_time()
         return results
     futures = [executor.submit(function, chunk, *extra) for chunk in chunks]
     try:
@@ -243,6 +255,16 @@ def _cache_key(nu, symmetric, target, leading, s) -> dict:
         "leading": bool(leading),
         "s": s,
     }
+
+
+def _decode_one_order(data) -> list[sympy.Poly]:
+    """Decode a stored order; refuse anything but one polynomial in (p, H, sigma)."""
+    from feynflow.cache import decode_coefficients
+
+    polys = decode_coefficients(data)
+    if len(polys) != 1 or polys[0].gens != POLY_GENS:
+        raise ValueError("a stored order must be one polynomial in p, H, sigma")
+    return polys
 
 
 def _open_cache(cache):
@@ -374,21 +396,21 @@ def loss_coefficients(
         raise ParameterError(
             f"executor={executor!r} is not a concurrent.futures.Executor"
         )
-    deadline = None if time_limit is None else time.monotonic() + time_limit
+    deadline_at = None if time_limit is None else time.monotonic() + time_limit
 
     def check_time() -> None:
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline_at is not None and time.monotonic() > deadline_at:
             raise TimeLimitError(
                 f"time limit of {time_limit} s reached before order {order}"
             )
 
-    from feynflow.cache import decode_coefficients, encode_coefficients
+    from feynflow.cache import encode_coefficients
 
     store = _open_cache(cache)
     stored = []
     for s in range(order + 1):
         found = store.get(
-            _cache_key(nu, symmetric, target, leading, s), decode=decode_coefficients
+            _cache_key(nu, symmetric, target, leading, s), decode=_decode_one_order
         )
         if found is None:
             break
@@ -423,7 +445,7 @@ def loss_coefficients(
             merged: dict[Diagram, Fraction] = {}
             chunks = _chunks(list(power.items()), pieces)
             for part in _run_tasks(
-                executor, _merge_chunk, chunks, (generator,), check_time
+                executor, _merge_chunk, chunks, (generator,), check_time, deadline_at
             ):
                 _add_into(merged, part)
             power = DiagramSum._trusted(merged)
@@ -432,7 +454,7 @@ def loss_coefficients(
         terms: dict[tuple[int, int, int], Fraction] = {}
         chunks = _chunks(sorted(power.items()), pieces)
         for part in _run_tasks(
-            executor, _average_chunk, chunks, (sign, prune), check_time
+            executor, _average_chunk, chunks, (sign, prune), check_time, deadline_at
         ):
             _add_into(terms, part)
         terms = {k: c for k, c in terms.items() if c}

@@ -10,7 +10,9 @@ distinct H-nodes contributes ``p^q H^n sigma^(2l)``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from fractions import Fraction
 
 import pynauty
@@ -25,7 +27,7 @@ from feynflow.diagrams import (
     class_labels,
     edge_links,
 )
-from feynflow.errors import ParameterError
+from feynflow.errors import ParameterError, TimeLimitError
 from feynflow.symbols import POLY_GENS
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "wick_counts",
     "clear_wick_cache",
     "pareto_front",
+    "deadline",
+    "check_deadline",
     "class_bound",
     "diagram_bound",
     "strictly_dominated",
@@ -49,6 +53,32 @@ _memo: dict[tuple, PHPolynomial] = {}
 # Pareto fronts of the same graphs, for the leading-only mode.
 _leading_memo: dict[tuple, PHPolynomial] = {}
 _memo_lock = threading.Lock()
+
+# Monotonic time after which averaging stops (see `deadline`); only states
+# finished before it are memoised, so the tables stay exact.
+_deadline: float | None = None
+
+
+def check_deadline() -> None:
+    """Raise `TimeLimitError` if the time set by `deadline` has passed."""
+    if _deadline is not None and time.monotonic() > _deadline:
+        raise TimeLimitError("time limit reached")
+
+
+@contextlib.contextmanager
+def deadline(end: float | None):
+    """Raise `TimeLimitError` from averages still running at ``end``.
+
+    ``end`` is a `time.monotonic` value; ``None`` sets no limit.
+    """
+    global _deadline
+    previous = _deadline
+    if end is not None:
+        _deadline = end if previous is None else min(previous, end)
+    try:
+        yield
+    finally:
+        _deadline = previous
 
 
 def clear_wick_cache() -> None:
@@ -209,6 +239,7 @@ def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPol
     cached = memo.get(key)
     if cached is not None:
         return cached
+    check_deadline()
     n_h, n_p, edges = key
 
     if leading:

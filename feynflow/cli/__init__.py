@@ -84,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     except FeynflowError as exc:
         print(f"feynflow: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (ArithmeticError, MemoryError, ValueError) as exc:
+        # Values that pass every check yet are too large or too small for the
+        # numbers involved: still one line, never a traceback.
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(
+            f"feynflow: error: the input is out of the range this command can "
+            f"compute ({type(exc).__name__}: {message})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except BrokenPipeError:
         return 0
     return 0 if status is None else int(status)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import os
+import re
+import signal
 import sys
 from fractions import Fraction
 
@@ -19,6 +23,9 @@ __all__ = [
     "add_time_limit_argument",
     "positive_float",
     "nu_argument",
+    "jobs_argument",
+    "worker_pool",
+    "stop_pool",
 ]
 
 
@@ -50,6 +57,12 @@ def nonnegative_int(text: str) -> int:
 
 def fraction(text: str) -> Fraction:
     """Parse an exact rational such as ``3``, ``-1/2`` or ``0.25``."""
+    # Exponents such as 1e-99999 would build numbers of 100000 digits.
+    if len(text) > 40 or re.search(r"[eE][+-]?\d{3,}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is too long or too large; use a fraction like -1/2 "
+            "with at most 40 characters"
+        )
     try:
         return Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
@@ -59,8 +72,49 @@ def fraction(text: str) -> Fraction:
 
 
 def nu_argument(text: str) -> int:
-    """Parse the tensor order ``nu`` (an integer >= 2)."""
-    return _integer_at_least(text, 2, name="nu")
+    """Parse the tensor order ``nu`` (an integer from 2 to `MAX_NU`)."""
+    from feynflow.diagrams import MAX_NU
+
+    value = _integer_at_least(text, 2, name="nu")
+    if value > MAX_NU:
+        raise argparse.ArgumentTypeError(
+            f"nu={value} is not allowed; nu must be between 2 and {MAX_NU}"
+        )
+    return value
+
+
+#: Most local worker processes ``--jobs`` accepts.
+MAX_JOBS = 4 * (os.cpu_count() or 1)
+
+
+def jobs_argument(text: str) -> int:
+    """Parse ``--jobs``: an integer from 1 to `MAX_JOBS` (four per core)."""
+    value = _integer_at_least(text, 1)
+    if value > MAX_JOBS:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not allowed; use 1 to {MAX_JOBS} (four per core)"
+        )
+    return value
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+    """Local worker processes that leave Ctrl-C to the main process."""
+    return concurrent.futures.ProcessPoolExecutor(jobs, initializer=_ignore_interrupts)
+
+
+def stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Shut a pool down at once, ending tasks still running (after Ctrl-C)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,5 +186,7 @@ def positive_float(text: str) -> float:
             f"{text!r} is not a number; a positive number is required"
         ) from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not allowed; must be > 0")
+        raise argparse.ArgumentTypeError(
+            f"{text} is not allowed; must be a finite number > 0"
+        )
     return value

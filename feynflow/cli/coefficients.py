@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import sys
 
 import sympy
@@ -11,12 +10,15 @@ import sympy
 from feynflow.cli._common import (
     add_scenario_arguments,
     add_time_limit_argument,
+    jobs_argument,
     nonnegative_int,
     poly_terms,
     positive_int,
     print_json,
     scenario_name,
     show_progress,
+    stop_pool,
+    worker_pool,
 )
 from feynflow.cli.cache import add_cache_arguments, cache_from_arguments
 
@@ -61,7 +63,7 @@ def register(subparsers) -> None:
     parser.add_argument("--format", choices=("table", "json", "latex"), default="table")
     parser.add_argument(
         "--jobs",
-        type=positive_int,
+        type=jobs_argument,
         default=1,
         metavar="N",
         help="local worker processes (default 1)",
@@ -82,7 +84,7 @@ def compute_coefficients(args: argparse.Namespace, target) -> list:
         bar = tqdm(total=args.order + 1, desc="orders", unit="order", leave=False)
     executor = None
     if args.jobs > 1:
-        executor = concurrent.futures.ProcessPoolExecutor(args.jobs)
+        executor = worker_pool(args.jobs)
     try:
         with cache_from_arguments(args) as cache:
             return loss_coefficients(
@@ -100,7 +102,7 @@ def compute_coefficients(args: argparse.Namespace, target) -> list:
         if bar is not None:
             bar.close()
         if executor is not None:
-            executor.shutdown(cancel_futures=True)
+            stop_pool(executor)
 
 
 def _modadd_coefficients(args: argparse.Namespace):
@@ -149,6 +151,13 @@ def run(args: argparse.Namespace) -> int:
                 "p_not_divisible_by": list(result.exceptional_primes),
                 "primes_above": result.prime_bound,
             }
+            if result.exceptional_primes and args.format != "json":
+                primes = ", ".join(str(q) for q in result.exceptional_primes)
+                print(
+                    f"feynflow: warning: these polynomials hold only for p not "
+                    f"divisible by {primes}; use --p-value P for such p",
+                    file=sys.stderr,
+                )
     else:
         polys = compute_coefficients(args, target)
         if args.p_value is not None:
