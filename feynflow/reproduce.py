@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -342,6 +343,14 @@ def brute_force_coefficients(
     return results
 
 
+def _brute_force_as_json(nu, symmetric, p_value, H_value, order) -> list[dict]:
+    """`brute_force_coefficients` with keys and values as strings (for caching)."""
+    return [
+        {str(k): str(v) for k, v in y.items()}
+        for y in brute_force_coefficients(nu, symmetric, p_value, H_value, order)
+    ]
+
+
 def _poly_in_sigma(poly: sympy.Poly, p_value: int, H_value: int) -> dict:
     out: dict[int, Fraction] = {}
     for (q, n, power), coeff in poly.terms():
@@ -371,12 +380,9 @@ def _check_coefficients(settings: dict, memo: _Memo, executor) -> tuple[list, st
         }
         brute = memo.get_or_compute(
             key,
-            lambda nu=nu, symmetric=symmetric, p_value=p_value, H_value=H_value, order=order: [  # noqa: E501
-                {str(k): str(v) for k, v in y.items()}
-                for y in brute_force_coefficients(
-                    nu, symmetric, p_value, H_value, order
-                )
-            ],
+            functools.partial(
+                _brute_force_as_json, nu, symmetric, p_value, H_value, order
+            ),
         )
         for s in range(order + 1):
             expected = {int(k): Fraction(v) for k, v in brute[s].items()}

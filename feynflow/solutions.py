@@ -457,6 +457,36 @@ def derive_free(
     )
 
 
+def _solve_two_index(data: dict, variables: tuple, min_excess: int):
+    """Guess a recurrence for ``data[(s, j)]``, build its PDE and solve it.
+
+    The generating function is ``sum data[(s, j)] x^s y^j`` in ``variables``
+    ``(x, y)``; its initial data are the ``s = 0`` values.  Returns the
+    recurrence, the PDE and the verified solution by characteristics.
+    """
+    indices = (sympy.Symbol("s", integer=True), sympy.Symbol("j", integer=True))
+    recurrence = guess_recurrence(
+        data, indices=indices, min_excess=min_excess, forward=0
+    )
+    check = recurrence.check(data)
+    if not check.agrees:
+        raise ParameterError(f"guessed recurrence fails at {check.failures}")
+    pde = recurrence.to_first_order_pde(variables)
+    second = variables[1]
+    initial = sum(
+        (
+            sympy.Rational(v.numerator, v.denominator) * second**j
+            for (s, j), v in data.items()
+            if s == 0
+        ),
+        sympy.Integer(0),
+    )
+    solution = solve_by_characteristics(pde, initial)
+    if solution.closed_form is None or not solution.verified:
+        raise ParameterError(f"no verified closed form: {solution.reason}")
+    return recurrence, pde, solution
+
+
 def _derive_free_segment(nu: int, Y: list, order: int) -> Derivation:
     all_terms = [_terms(poly) for poly in Y]
     corner = []
@@ -483,23 +513,7 @@ def _derive_free_segment(nu: int, Y: list, order: int) -> Derivation:
                 f"Y_{s} has Pareto terms off the segment: "
                 f"{[_monomial(m) for m in terms]}"
             )
-    indices = (sympy.Symbol("s", integer=True), sympy.Symbol("j", integer=True))
-    recurrence = guess_recurrence(data, indices=indices, min_excess=2, forward=0)
-    check = recurrence.check(data)
-    if not check.agrees:
-        raise ParameterError(f"guessed recurrence fails at {check.failures}")
-    pde = recurrence.to_first_order_pde((_x, _y))
-    initial = sum(
-        (
-            sympy.Rational(v.numerator, v.denominator) * _y**j
-            for (s, j), v in data.items()
-            if s == 0
-        ),
-        sympy.Integer(0),
-    )
-    solution = solve_by_characteristics(pde, initial)
-    if solution.closed_form is None or not solution.verified:
-        raise ParameterError(f"no verified closed form: {solution.reason}")
+    recurrence, pde, solution = _solve_two_index(data, (_x, _y), min_excess=2)
     substitution = {_x: _monomial(step) * t / T, _y: _monomial(along)}
     prefactor = sympy.Rational(a0.numerator, a0.denominator) * _monomial(corner[0])
     loss = prefactor * solution.closed_form.subs(substitution, simultaneous=True)
@@ -512,7 +526,7 @@ def _derive_free_segment(nu: int, Y: list, order: int) -> Derivation:
         f"sum_j c_(s,j) s! ({_monomial(along)})^j",
         f"recurrence found: {recurrence}",
         f"PDE: {pde}",
-        f"initial data h(0, y) = {initial}",
+        f"initial data h(0, y) = {solution.initial_data}",
         f"characteristics: h(x, y) = {solution.closed_form}",
         f"E[L(t)] = {loss}",
         f"series check to order {order}: {'agrees' if series.agrees else 'FAILS'}",
@@ -525,7 +539,7 @@ def _derive_free_segment(nu: int, Y: list, order: int) -> Derivation:
         recurrence,
         pde,
         solution,
-        initial,
+        solution.initial_data,
         series,
         substitution,
         data,
@@ -693,22 +707,7 @@ def derive_nu2(
         for s in range(order + 1)
         for j in range(order + 2)
     }
-    indices = (sympy.Symbol("s", integer=True), sympy.Symbol("j", integer=True))
-    recurrence = guess_recurrence(data, indices=indices, min_excess=4, forward=0)
-    if not recurrence.check(data).agrees:
-        raise ParameterError("guessed recurrence for M fails on the data")
-    pde = recurrence.to_first_order_pde((_x, _z))
-    initial = sum(
-        (
-            sympy.Rational(v.numerator, v.denominator) * _z**j
-            for (s, j), v in data.items()
-            if s == 0
-        ),
-        sympy.Integer(0),
-    )
-    solution = solve_by_characteristics(pde, initial)
-    if solution.closed_form is None or not solution.verified:
-        raise ParameterError(f"no verified closed form for f: {solution.reason}")
+    recurrence, pde, solution = _solve_two_index(data, (_x, _z), min_excess=4)
     f = solution.closed_form
 
     # Narayana numbers: leading Wick terms of each cycle, p^(m+1-n) H^n.
@@ -760,7 +759,7 @@ def derive_nu2(
         f"A^(*(s+1)) for s <= {order}: single cycles; M_(s, s_D) read off",
         f"recurrence found for M/s!: {recurrence}",
         f"PDE: {pde}",
-        f"initial data f(0, z) = {initial}",
+        f"initial data f(0, z) = {solution.initial_data}",
         f"characteristics: f(x, z) = {f}",
         f"leading Wick terms of cycles = Narayana numbers; recurrence "
         f"{narayana_recurrence} holds for h",
@@ -784,7 +783,7 @@ def derive_nu2(
         recurrence,
         pde,
         solution,
-        initial,
+        solution.initial_data,
         series,
         {_x: -t / T, _y: H / p, _z: p * sigma**2},
         data,

@@ -54,7 +54,7 @@ import sympy
 
 from feynflow.diagrams import Diagram, DiagramSum, check_nu, d_diagram, merge
 from feynflow.errors import ParameterError, TimeLimitError
-from feynflow.wick import ph_sigma_poly
+from feynflow.wick import partner_orbits, ph_sigma_poly
 
 __all__ = [
     "MAX_TEXT_LENGTH",
@@ -803,19 +803,10 @@ def _state_value(state: State, p_value, deadline) -> tuple[dict, frozenset]:
     first = min(range(len(edges)), key=lambda k: (counts[edges[k][2]], k))
     h_e, i_e, colour = edges[first]
     graph = _graph(n_h, n_p, edges, constraints, singled_out=first)
-    orbit_of = pynauty.autgrp(graph)[3]
-    offset = n_h + n_p
-    orbit_size: dict[int, int] = {}
-    representative: dict[int, int] = {}
-    for k, edge in enumerate(edges):
-        if k != first and edge[2] == colour:
-            orbit = orbit_of[offset + k]
-            orbit_size[orbit] = orbit_size.get(orbit, 0) + 1
-            representative.setdefault(orbit, k)
 
     value: dict[tuple[int, int], int] = {}
     bad: set[int] = set()
-    for orbit, partner in representative.items():
+    for partner, orbit_size in partner_orbits(graph, n_h + n_p, edges, first):
         h_f, i_f, _ = edges[partner]
         h_of = [h_e if h == h_f else h for h in range(n_h)]
         i_of = [i_e if i == i_f else i for i in range(n_p)]
@@ -836,7 +827,7 @@ def _state_value(state: State, p_value, deadline) -> tuple[dict, frozenset]:
         (q0, n0, scale), sub = _reduce_state(new_h, new_p, rest, merged, p_value)
         branch, branch_bad = _state_value(sub, p_value, deadline)
         bad |= branch_bad
-        weight = orbit_size[orbit] * scale
+        weight = orbit_size * scale
         for (q, n), count in branch.items():
             monomial = (q + q0, n + n0)
             value[monomial] = value.get(monomial, 0) + weight * count

@@ -37,6 +37,7 @@ __all__ = [
     "pareto_front",
     "deadline",
     "check_deadline",
+    "partner_orbits",
     "class_bound",
     "diagram_bound",
     "strictly_dominated",
@@ -225,6 +226,26 @@ def _factorised_front(n_h: int, n_p: int, edges) -> PHPolynomial | None:
     return None
 
 
+def partner_orbits(graph, offset: int, edges, first: int) -> list[tuple[int, int]]:
+    """Partners of edge ``first`` up to the automorphisms that fix it.
+
+    ``graph`` is the nauty graph of the edges with ``first`` singled out and
+    edge ``k`` at vertex ``offset + k``.  Returns one ``(partner, orbit size)``
+    per orbit of same-colour partners: pairing ``first`` with partners of one
+    orbit leaves isomorphic remainders.
+    """
+    orbit_of = pynauty.autgrp(graph)[3]
+    colour = edges[first][2]
+    size: dict[int, int] = {}
+    representative: dict[int, int] = {}
+    for k, edge in enumerate(edges):
+        if k != first and edge[2] == colour:
+            orbit = orbit_of[offset + k]
+            size[orbit] = size.get(orbit, 0) + 1
+            representative.setdefault(orbit, k)
+    return [(representative[orbit], size[orbit]) for orbit in representative]
+
+
 def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPolynomial:
     """Average of a canonical graph with at least one edge and no isolated node.
 
@@ -274,18 +295,9 @@ def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPol
     )
     h_e, i_e, colour = edges[first]
     graph = _canonical_labelling(n_h, n_p, edges, (), singled_out=first)
-    orbit_of = pynauty.autgrp(graph)[3]
-    offset = n_h + n_p
-    orbit_size: dict[int, int] = {}
-    representative: dict[int, int] = {}
-    for k, edge in enumerate(edges):
-        if k != first and edge[2] == colour:
-            orbit = orbit_of[offset + k]
-            orbit_size[orbit] = orbit_size.get(orbit, 0) + 1
-            representative.setdefault(orbit, k)
 
     branches = []
-    for orbit, partner in representative.items():
+    for partner, size in partner_orbits(graph, n_h + n_p, edges, first):
         h_f, i_f, _ = edges[partner]
         # Contract h_f into h_e and i_f into i_e, then close the gap left in
         # the numbering of each kind of node.
@@ -299,7 +311,7 @@ def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPol
             for k, (h, i, c) in enumerate(edges)
             if k != first and k != partner
         ]
-        branches.append((orbit_size[orbit], n_h - drop_h, n_p - drop_p, rest))
+        branches.append((size, n_h - drop_h, n_p - drop_p, rest))
 
     value: PHPolynomial = {}
     if leading:
