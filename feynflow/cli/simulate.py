@@ -143,6 +143,14 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         progress=show_progress(),
     )
+    if args.t_max > 0 and not np.all(np.isnan(result.blowup_time)):
+        # Gradient descent cannot blow up in exact flow: the step is too large.
+        print(
+            f"feynflow: warning: the loss became non-finite during descent; "
+            f"the step {args.t_max / args.steps:g} is too large for this flow, "
+            "use more --steps",
+            file=sys.stderr,
+        )
     theory = None
     if args.theory is not None:
         theory = _theory_curve(args, result.t)

@@ -9,6 +9,7 @@ import sympy
 
 from feynflow.cli._common import (
     add_scenario_arguments,
+    add_time_limit_argument,
     positive_int,
     print_json,
     scenario_name,
@@ -52,13 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(default: 4; 8 for nu2; at least 4)"
         ),
     )
-    parser.add_argument(
-        "--time-limit",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="stop the enumeration after this many seconds",
-    )
+    add_time_limit_argument(parser)
     parser.set_defaults(func=run)
 
 
