@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ __all__ = [
     "scenario_name",
     "print_json",
     "show_progress",
+    "order_progress",
     "poly_terms",
     "add_time_limit_argument",
     "positive_float",
@@ -146,6 +148,25 @@ def print_json(data: object) -> None:
     """Print ``data`` as JSON on stdout."""
     json.dump(data, sys.stdout, indent=None)
     sys.stdout.write("\n")
+
+
+@contextlib.contextmanager
+def order_progress(total: int, desc: str = "orders"):
+    """A progress callback ``(s, order)`` for a terminal, else None.
+
+    The bar counts finished orders on stderr and only when it is a terminal;
+    it is closed however the block ends.
+    """
+    if not show_progress():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="order", leave=False)
+    try:
+        yield lambda s, order: bar.update(1)
+    finally:
+        bar.close()
 
 
 def show_progress() -> bool:

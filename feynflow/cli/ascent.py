@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from feynflow.cli._common import positive_int, print_json
+from feynflow.cli._common import positive_float, positive_int, print_json
 from feynflow.errors import ParameterError
 from feynflow.solutions import predict_ascent
 
@@ -13,18 +13,6 @@ __all__ = ["register", "run", "ORDER"]
 
 #: Position of the command in ``feynflow --help``.
 ORDER = 55
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number; a positive number is required"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; must be > 0")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,10 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "loss curve of SYM nu = 4 gradient ascent, tau = t/T <= 0."
         ),
     )
-    parser.add_argument("--p", type=_positive_float, required=True, help="target size")
-    parser.add_argument("--H", type=_positive_float, required=True, help="model rank")
+    parser.add_argument("--p", type=positive_float, required=True, help="target size")
+    parser.add_argument("--H", type=positive_float, required=True, help="model rank")
     parser.add_argument(
-        "--sigma", type=_positive_float, required=True, help="initial scale"
+        "--sigma", type=positive_float, required=True, help="initial scale"
     )
     parser.add_argument(
         "--t-min",

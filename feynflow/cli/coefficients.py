@@ -12,11 +12,11 @@ from feynflow.cli._common import (
     add_time_limit_argument,
     jobs_argument,
     nonnegative_int,
+    order_progress,
     poly_terms,
     positive_int,
     print_json,
     scenario_name,
-    show_progress,
     stop_pool,
     worker_pool,
 )
@@ -77,16 +77,14 @@ def compute_coefficients(args: argparse.Namespace, target) -> list:
     """Run `loss_coefficients` as the arguments ask: progress, jobs, cache."""
     from feynflow.expansion import loss_coefficients
 
-    bar = None
-    if show_progress():
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.order + 1, desc="orders", unit="order", leave=False)
     executor = None
     if args.jobs > 1:
         executor = worker_pool(args.jobs)
     try:
-        with cache_from_arguments(args) as cache:
+        with (
+            cache_from_arguments(args) as cache,
+            order_progress(args.order + 1) as progress,
+        ):
             return loss_coefficients(
                 args.nu,
                 args.order,
@@ -94,13 +92,11 @@ def compute_coefficients(args: argparse.Namespace, target) -> list:
                 target=target,
                 leading=args.leading,
                 time_limit=args.time_limit,
-                progress=(lambda s, order: bar.update(1)) if bar else None,
+                progress=progress,
                 executor=executor,
                 cache=cache,
             )
     finally:
-        if bar is not None:
-            bar.close()
         if executor is not None:
             stop_pool(executor)
 
@@ -109,12 +105,7 @@ def _modadd_coefficients(args: argparse.Namespace):
     """Modular-addition coefficients, exact at ``--p-value`` or generic."""
     from feynflow.targets import modadd_coefficients
 
-    bar = None
-    if show_progress():
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.order + 1, desc="orders", unit="order", leave=False)
-    try:
+    with order_progress(args.order + 1) as progress:
         return modadd_coefficients(
             args.nu,
             args.order,
@@ -122,11 +113,8 @@ def _modadd_coefficients(args: argparse.Namespace):
             p_value=args.p_value,
             leading=args.leading,
             time_limit=args.time_limit,
-            progress=(lambda s, order: bar.update(1)) if bar else None,
+            progress=progress,
         )
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 def _without_p(poly, p_value: int):

@@ -28,11 +28,12 @@ from feynflow.asymptotics import (
 )
 from feynflow.cli._common import (
     add_scenario_arguments,
+    add_time_limit_argument,
     fraction,
     nonnegative_int,
+    order_progress,
     print_json,
     scenario_name,
-    show_progress,
 )
 
 __all__ = ["register", "run", "ORDER"]
@@ -41,19 +42,6 @@ __all__ = ["register", "run", "ORDER"]
 ORDER = 40
 
 logger = logging.getLogger(__name__)
-
-
-def _positive_seconds(text: str) -> float:
-    """Parse a time limit in seconds (> 0) for argparse."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of seconds; give a positive number"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not allowed; must be > 0")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,12 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pareto.add_argument(
         "--plot", metavar="FILE.png", help="save the polygon of Y_S to this file"
     )
-    pareto.add_argument(
-        "--time-limit",
-        type=_positive_seconds,
-        metavar="SECONDS",
-        help="stop (exit status 3) if the enumeration takes longer",
-    )
+    add_time_limit_argument(pareto)
     pareto.set_defaults(func=run)
 
     regime = subparsers.add_parser(
@@ -143,17 +126,7 @@ def _run_pareto(args: argparse.Namespace) -> int:
     # and the JSON output use.
     args.target = str(check_target(args.target, args.nu))
 
-    bar = None
-    progress = None
-    if show_progress():
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.order + 1, desc="orders", unit="order")
-
-        def progress(s: int, order: int) -> None:
-            bar.update(1)
-
-    try:
+    with order_progress(args.order + 1) as progress:
         coefficients = loss_coefficients(
             args.nu,
             args.order,
@@ -163,9 +136,6 @@ def _run_pareto(args: argparse.Namespace) -> int:
             time_limit=args.time_limit,
             progress=progress,
         )
-    finally:
-        if bar is not None:
-            bar.close()
 
     conjectured = args.symmetric and args.nu % 2 == 1 and args.target == "identity"
     fronts = []

@@ -10,10 +10,10 @@ import sympy
 from feynflow.cli._common import (
     add_scenario_arguments,
     add_time_limit_argument,
+    order_progress,
     positive_int,
     print_json,
     scenario_name,
-    show_progress,
 )
 from feynflow.solutions import CASES, DEFAULT_ORDERS, check_case, derive
 
@@ -61,17 +61,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``feynflow solve``; return the exit status."""
     check_case(args.case, args.nu, args.symmetric)
     order = args.check_order or DEFAULT_ORDERS[args.case]
-    bar = None
-    progress = None
-    if show_progress():
-        from tqdm import tqdm
-
-        bar = tqdm(total=order + 1, desc="enumerating orders", leave=False)
-
-        def progress(s: int, total: int) -> None:
-            bar.update(1)
-
-    try:
+    with order_progress(order + 1, "enumerating orders") as progress:
         derivation = derive(
             args.case,
             nu=args.nu,
@@ -80,9 +70,6 @@ def run(args: argparse.Namespace) -> int:
             time_limit=args.time_limit,
             progress=progress,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     if args.format == "json":
         print_json(derivation.to_dict())
     elif args.format == "latex":
