@@ -421,25 +421,30 @@ def loss_coefficients(
                 progress(s, order)
         return stored
 
+    coefficients: list[sympy.Poly] = []
+
+    def finish_order(s: int, terms: dict) -> None:
+        # Each order is stored as soon as it is done, so an interrupted run
+        # keeps what it computed.
+        poly = ph_sigma_poly(terms)
+        coefficients.append(poly)
+        if s >= len(stored):
+            store.put(
+                _cache_key(nu, symmetric, target, leading, s),
+                encode_coefficients([poly]),
+            )
+        if progress is not None:
+            progress(s, order)
+
     if leading and merger_fronts_applies(nu, symmetric, target):
-        coefficients = []
         for s, terms in enumerate(free_merger_fronts(nu, order)):
-            poly = ph_sigma_poly(terms)
-            coefficients.append(poly)
-            if s >= len(stored):
-                store.put(
-                    _cache_key(nu, symmetric, target, leading, s),
-                    encode_coefficients([poly]),
-                )
-            if progress is not None:
-                progress(s, order)
+            finish_order(s, terms)
         return coefficients
 
     workers = getattr(executor, "_max_workers", None) or 4
     pieces = 1 if executor is None else 4 * workers
     generator = step_generator(nu, symmetric, target)
     power = generator
-    coefficients = []
     for s in range(order + 1):
         if s:
             merged: dict[Diagram, Fraction] = {}
@@ -465,13 +470,5 @@ def loss_coefficients(
             for q, half in half_norm_squared(target, nu).items():
                 terms[(q, 0, 0)] = terms.get((q, 0, 0), Fraction(0)) + half
         logger.info("order %d: %d diagram classes", s, len(power))
-        poly = ph_sigma_poly(terms)
-        coefficients.append(poly)
-        if s >= len(stored):
-            store.put(
-                _cache_key(nu, symmetric, target, leading, s),
-                encode_coefficients([poly]),
-            )
-        if progress is not None:
-            progress(s, order)
+        finish_order(s, terms)
     return coefficients
