@@ -55,3 +55,12 @@ def test_merger_fronts_refuse_scenarios_they_do_not_cover():
     assert not merger_fronts_applies(4, True, "identity")
     with pytest.raises(ParameterError, match="nu=3"):
         free_merger_fronts(3, 2)
+
+
+def test_free_sym_nu4_closed_forms_agree_with_ten_orders_of_merger_fronts():
+    from feynflow.solutions import derive
+
+    for case in ("free-under", "free-over", "free-general"):
+        derivation = derive(case, nu=4, symmetric=True, order=10)
+        assert derivation.series_check.orders == 10
+        assert derivation.series_check.agrees
