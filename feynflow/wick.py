@@ -22,8 +22,6 @@ from feynflow.diagrams import (
     Diagram,
     DiagramSum,
     Edge,
-    _canonical_labelling,
-    canonical_form,
     class_labels,
     edge_links,
 )
@@ -89,10 +87,64 @@ def clear_wick_cache() -> None:
         _leading_memo.clear()
 
 
-def _reduce(
-    n_h: int, n_p: int, edges: list[Edge]
-) -> tuple[tuple[int, int], tuple[int, int, tuple[Edge, ...]] | None]:
-    """Drop nodes without edges; return their counts and the canonical rest.
+def _bundle_graph(
+    n_h: int, n_p: int, edges, singled: tuple[int, int] | None = None
+) -> tuple[pynauty.Graph, tuple, dict[tuple[int, int], int]]:
+    """The nauty graph of a graph with its parallel edges bundled.
+
+    Each *bundle* (the edges joining one H-node to one p-node) becomes one
+    vertex, joined to its two endpoints and coloured by the colours of its
+    edges, so multi-edges cost nauty nothing.  Cells are ordered H-nodes,
+    p-nodes, then bundles by colour signature; the bundle at ``singled`` (a
+    pair ``(h, i)``) gets a cell of its own.  Returns the graph, the cell
+    sizes (which, with nauty's certificate, identify the isomorphism class)
+    and the vertex of each bundle.
+    """
+    colours_of: dict[tuple[int, int], list[int]] = {}
+    for h, i, colour in edges:
+        colours_of.setdefault((h, i), []).append(colour)
+    by_signature: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    for pair, colours in colours_of.items():
+        if pair != singled:
+            colours.sort()
+            by_signature.setdefault(tuple(colours), []).append(pair)
+    vertex = n_h + n_p
+    vertex_of: dict[tuple[int, int], int] = {}
+    adjacency: dict[int, list[int]] = {}
+    cells = [set(range(n_h)), set(range(n_h, vertex))]
+    shape = []
+    for signature in sorted(by_signature):
+        members = by_signature[signature]
+        cells.append(set(range(vertex, vertex + len(members))))
+        shape.append((signature, len(members)))
+        for h, i in members:
+            vertex_of[(h, i)] = vertex
+            adjacency[vertex] = [h, n_h + i]
+            vertex += 1
+    if singled is not None:
+        h, i = singled
+        vertex_of[singled] = vertex
+        adjacency[vertex] = [h, n_h + i]
+        cells.append({vertex})
+        vertex += 1
+    graph = pynauty.Graph.__new__(pynauty.Graph)
+    graph.number_of_vertices = vertex
+    graph.directed = False
+    graph._adjacency_dict = adjacency
+    graph._vertex_coloring = cells
+    return graph, (n_h, n_p, tuple(shape)), vertex_of
+
+
+def _state_key(n_h: int, n_p: int, edges) -> tuple:
+    """A key equal for two graphs exactly when they are isomorphic."""
+    graph, shape, _ = _bundle_graph(n_h, n_p, edges)
+    return shape, pynauty.certificate(graph)
+
+
+def _compact(
+    n_h: int, n_p: int, edges
+) -> tuple[tuple[int, int], tuple[int, int, list[Edge]] | None]:
+    """Drop nodes without edges; return their counts and the relabelled rest.
 
     Nodes without edges are never contracted again, so they only contribute
     a factor ``p`` or ``H`` each.  The rest is kept whole: it is not split
@@ -104,11 +156,13 @@ def _reduce(
     isolated = (n_p - len(used_p), n_h - len(used_h))
     if not edges:
         return isolated, None
-    h_map = {h: k for k, h in enumerate(used_h)}
-    p_map = {i: k for k, i in enumerate(used_p)}
-    relabelled = [(h_map[h], p_map[i], c) for h, i, c in edges]
-    canonical, _ = canonical_form(len(used_h), len(used_p), relabelled)
-    return isolated, (len(used_h), len(used_p), canonical)
+    if len(used_h) < n_h or used_h[-1] != len(used_h) - 1:
+        h_map = {h: k for k, h in enumerate(used_h)}
+        edges = [(h_map[h], i, c) for h, i, c in edges]
+    if len(used_p) < n_p or used_p[-1] != len(used_p) - 1:
+        p_map = {i: k for k, i in enumerate(used_p)}
+        edges = [(h, p_map[i], c) for h, i, c in edges]
+    return isolated, (len(used_h), len(used_p), list(edges))
 
 
 def _shift(value: PHPolynomial, offset: tuple[int, int]) -> PHPolynomial:
@@ -125,10 +179,10 @@ def _graph_value(
 
     With ``leading``, only the Pareto-optimal monomials are returned.
     """
-    isolated, state = _reduce(n_h, n_p, edges)
+    isolated, state = _compact(n_h, n_p, edges)
     if state is None:
         return {isolated: 1}
-    return _shift(_state_value(state, leading), isolated)
+    return _shift(_state_value(*state, leading), isolated)
 
 
 def pareto_front(value: PHPolynomial) -> PHPolynomial:
@@ -173,23 +227,18 @@ def strictly_dominated(points, found) -> bool:
     )
 
 
-def _split(n_h: int, n_p: int, edges) -> list[tuple[int, int, tuple[Edge, ...]]]:
-    """The connected components of a graph without isolated nodes, canonical."""
+def _split(n_h: int, n_p: int, edges) -> list[tuple[int, int, list[Edge]]]:
+    """The connected components of a graph without isolated nodes."""
     label = class_labels(n_h + n_p, edge_links(n_h, edges))
     groups: dict[int, list[Edge]] = {}
     for edge in edges:
         groups.setdefault(label[edge[0]], []).append(edge)
     if len(groups) == 1:
-        return [(n_h, n_p, tuple(edges))]
+        return [(n_h, n_p, edges)]
     parts = []
     for group in groups.values():
-        hs = sorted({h for h, _, _ in group})
-        ps = sorted({i for _, i, _ in group})
-        h_map = {h: k for k, h in enumerate(hs)}
-        p_map = {i: k for k, i in enumerate(ps)}
-        relabelled = [(h_map[h], p_map[i], c) for h, i, c in group]
-        canonical, _ = canonical_form(len(hs), len(ps), relabelled)
-        parts.append((len(hs), len(ps), canonical))
+        _, part = _compact(n_h, n_p, group)
+        parts.append(part)
     return parts
 
 
@@ -208,7 +257,7 @@ def _factorised_front(n_h: int, n_p: int, edges) -> PHPolynomial | None:
         return None
     combined: PHPolynomial = {(0, 0): 1}
     for part in parts:
-        front = _state_value(part, True)
+        front = _state_value(*part, True)
         if not front:
             return {}
         product: PHPolynomial = {}
@@ -246,22 +295,86 @@ def partner_orbits(graph, offset: int, edges, first: int) -> list[tuple[int, int
     return [(representative[orbit], size[orbit]) for orbit in representative]
 
 
-def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPolynomial:
-    """Average of a canonical graph with at least one edge and no isolated node.
+def _bundle_partners(n_h, n_p, edges, first):
+    """Partners of edge ``first``, one per orbit of the stabiliser of its bundle.
+
+    Parallel edges of one colour are interchangeable, so fixing ``first`` is
+    fixing its bundle, and a partner is determined, up to the automorphisms
+    that fix that bundle, by the orbit of its own bundle.  Returns
+    ``(h, i, weight)`` per orbit: the partner's endpoints and the number of
+    partners in the orbit.
+    """
+    h_e, i_e, colour = edges[first]
+    graph, _, vertex_of = _bundle_graph(n_h, n_p, edges, singled=(h_e, i_e))
+    orbit_of = pynauty.autgrp(graph)[3]
+    count: dict[tuple[int, int], int] = {}
+    for h, i, c in edges:
+        if c == colour:
+            count[(h, i)] = count.get((h, i), 0) + 1
+    count[(h_e, i_e)] -= 1
+    weight: dict[int, int] = {}
+    representative: dict[int, tuple[int, int]] = {}
+    for pair, k in count.items():
+        if k:
+            orbit = orbit_of[vertex_of[pair]]
+            weight[orbit] = weight.get(orbit, 0) + k
+            representative.setdefault(orbit, pair)
+    return [(*representative[orbit], weight[orbit]) for orbit in representative]
+
+
+def _contract(n_h, n_p, edges, first, h_f, i_f):
+    """Pair edge ``first`` with an edge of its colour at ``(h_f, i_f)``.
+
+    Deletes both edges, identifies their H-endpoints and their p-endpoints,
+    and drops a node left without edges.  Returns the numbers ``(q, n)`` of
+    dropped p- and H-nodes and the rest ``(n_h, n_p, edges)``, numbered
+    without gaps.
+    """
+    h_e, i_e, colour = edges[first]
+    rest = list(edges)
+    del rest[first]
+    rest.remove((h_f, i_f, colour))
+    degree_h = degree_p = 0
+    for h, i, _ in rest:
+        if h in (h_e, h_f):
+            degree_h += 1
+        if i in (i_e, i_f):
+            degree_p += 1
+    # Node numbers: h_f joins h_e, and the joined node goes when it has no
+    # edges left; the numbers above a removed node shift down by one.
+    h_of = list(range(n_h))
+    h_of[h_f] = h_e
+    gone_h = sorted({h_f} - {h_e} | (set() if degree_h else {h_e}))
+    i_of = list(range(n_p))
+    i_of[i_f] = i_e
+    gone_p = sorted({i_f} - {i_e} | (set() if degree_p else {i_e}))
+    if gone_h:
+        h_of = [h - sum(1 for g in gone_h if g < h) for h in h_of]
+    if gone_p:
+        i_of = [i - sum(1 for g in gone_p if g < i) for i in i_of]
+    rest = [(h_of[h], i_of[i], c) for h, i, c in rest]
+    isolated = (int(not degree_p), int(not degree_h))
+    return isolated, (n_h - len(gone_h), n_p - len(gone_p), rest)
+
+
+def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
+    """Average of a graph with at least one edge and no node without edges.
 
     Pairs one edge ``e`` with each partner of its colour, contracts, and
     recurses.  Partners in one orbit of the stabiliser of ``e`` give
     isomorphic remainders, so one partner per orbit is followed and weighted
-    by the orbit's size.  With ``leading``, only the Pareto front of the state
-    is kept, and a partner is skipped when `class_bound` shows that all it can
-    reach lies strictly below monomials already found.
+    by the orbit's size.  Values are memoised under the isomorphism class of
+    the graph (nauty's certificate of its bundled form, see `_bundle_graph`).
+    With ``leading``, only the Pareto front of the state is kept, and a
+    partner is skipped when `class_bound` shows that all it can reach lies
+    strictly below monomials already found.
     """
     memo = _leading_memo if leading else _memo
+    key = _state_key(n_h, n_p, edges)
     cached = memo.get(key)
     if cached is not None:
         return cached
     check_deadline()
-    n_h, n_p, edges = key
 
     if leading:
         value = _factorised_front(n_h, n_p, edges)
@@ -293,37 +406,21 @@ def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPol
             k,
         ),
     )
-    h_e, i_e, colour = edges[first]
-    graph = _canonical_labelling(n_h, n_p, edges, (), singled_out=first)
-
-    branches = []
-    for partner, size in partner_orbits(graph, n_h + n_p, edges, first):
-        h_f, i_f, _ = edges[partner]
-        # Contract h_f into h_e and i_f into i_e, then close the gap left in
-        # the numbering of each kind of node.
-        drop_h, drop_p = h_f != h_e, i_f != i_e
-        h_of = [h_e if h == h_f else h for h in range(n_h)]
-        i_of = [i_e if i == i_f else i for i in range(n_p)]
-        h_of = [h - (drop_h and h > h_f) for h in h_of]
-        i_of = [i - (drop_p and i > i_f) for i in i_of]
-        rest = [
-            (h_of[h], i_of[i], c)
-            for k, (h, i, c) in enumerate(edges)
-            if k != first and k != partner
-        ]
-        branches.append((size, n_h - drop_h, n_p - drop_p, rest))
+    branches = [
+        (weight, *_contract(n_h, n_p, edges, first, h_f, i_f))
+        for h_f, i_f, weight in _bundle_partners(n_h, n_p, edges, first)
+    ]
 
     value: PHPolynomial = {}
     if leading:
         bounded = []
-        for weight, new_h, new_p, rest in branches:
-            isolated, state = _reduce(new_h, new_p, rest)
-            if state is None:
-                bound = [isolated]
-            else:
+        for weight, isolated, state in branches:
+            if state[2]:
                 bound = [
                     (q + isolated[0], n + isolated[1]) for q, n in class_bound(*state)
                 ]
+            else:
+                bound = [isolated]
             bounded.append(
                 (max(q + n for q, n in bound), bound, weight, isolated, state)
             )
@@ -334,16 +431,21 @@ def _state_value(key: tuple[int, int, tuple[Edge, ...]], leading: bool) -> PHPol
             if value and strictly_dominated(bound, value):
                 continue
             branch = (
-                {isolated: 1}
-                if state is None
-                else _shift(_state_value(state, True), isolated)
+                _shift(_state_value(*state, True), isolated)
+                if state[2]
+                else {isolated: 1}
             )
             for monomial, coeff in branch.items():
                 value[monomial] = value.get(monomial, 0) + weight * coeff
         value = pareto_front(value)
     else:
-        for weight, new_h, new_p, rest in branches:
-            for monomial, coeff in _graph_value(new_h, new_p, rest).items():
+        for weight, isolated, state in branches:
+            branch = (
+                _shift(_state_value(*state, False), isolated)
+                if state[2]
+                else {isolated: 1}
+            )
+            for monomial, coeff in branch.items():
                 value[monomial] = value.get(monomial, 0) + weight * coeff
     value = {k: c for k, c in value.items() if c}
     with _memo_lock:
