@@ -194,6 +194,22 @@ def pareto_front(value: PHPolynomial) -> PHPolynomial:
     }
 
 
+def _count_components(n_h: int, n_p: int, edges) -> int:
+    """Number of connected components; a node without edges is one of its own."""
+    parent = list(range(n_h + n_p))
+    count = n_h + n_p
+    for h, i in {(h, i) for h, i, _ in edges}:
+        a, b = h, n_h + i
+        while parent[a] != a:
+            parent[a] = a = parent[parent[a]]
+        while parent[b] != b:
+            parent[b] = b = parent[parent[b]]
+        if a != b:
+            parent[a] = b
+            count -= 1
+    return count
+
+
 def class_bound(n_h: int, n_p: int, edges) -> list[tuple[int, int]]:
     """Maximal ``(q, n)`` that a pairing of a graph could leave, as a staircase.
 
@@ -202,9 +218,7 @@ def class_bound(n_h: int, n_p: int, edges) -> list[tuple[int, int]]:
     components: the contracted graph has ``E/2`` distinct edges and at most
     ``c`` components, so it has at most ``E/2 + c`` nodes.
     """
-    # Nodes without edges are components (and classes) of their own.
-    components = len(set(class_labels(n_h + n_p, edge_links(n_h, edges))))
-    total = min(len(edges) // 2 + components, n_h + n_p)
+    total = min(len(edges) // 2 + _count_components(n_h, n_p, edges), n_h + n_p)
     return [(q, total - q) for q in range(max(0, total - n_h), min(n_p, total) + 1)]
 
 
