@@ -133,6 +133,76 @@ def _canonical_labelling(
     return graph
 
 
+def _bundle_graph(
+    n_h: int, n_p: int, edges, singled: tuple[int, int] | None = None
+) -> tuple[pynauty.Graph, tuple, dict[tuple[int, int], int]]:
+    """The nauty graph of a graph with its parallel edges bundled.
+
+    Each *bundle* (the edges joining one H-node to one p-node) becomes one
+    vertex, joined to its two endpoints and coloured by the colours of its
+    edges, so multi-edges cost nauty nothing.  Cells are ordered H-nodes,
+    p-nodes, then bundles by colour signature; the bundle at ``singled`` (a
+    pair ``(h, i)``) gets a cell of its own.  Returns the graph, the cell
+    sizes (which, with nauty's certificate, identify the isomorphism class)
+    and the vertex of each bundle.
+    """
+    colours_of: dict[tuple[int, int], list[int]] = {}
+    for h, i, colour in edges:
+        colours_of.setdefault((h, i), []).append(colour)
+    by_signature: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    for pair, colours in colours_of.items():
+        if pair != singled:
+            colours.sort()
+            by_signature.setdefault(tuple(colours), []).append(pair)
+    vertex = n_h + n_p
+    vertex_of: dict[tuple[int, int], int] = {}
+    adjacency: dict[int, list[int]] = {}
+    cells = [set(range(n_h)), set(range(n_h, vertex))]
+    shape = []
+    for signature in sorted(by_signature):
+        members = by_signature[signature]
+        cells.append(set(range(vertex, vertex + len(members))))
+        shape.append((signature, len(members)))
+        for h, i in members:
+            vertex_of[(h, i)] = vertex
+            adjacency[vertex] = [h, n_h + i]
+            vertex += 1
+    if singled is not None:
+        h, i = singled
+        vertex_of[singled] = vertex
+        adjacency[vertex] = [h, n_h + i]
+        cells.append({vertex})
+        vertex += 1
+    graph = pynauty.Graph.__new__(pynauty.Graph)
+    graph.number_of_vertices = vertex
+    graph.directed = False
+    graph._adjacency_dict = adjacency
+    graph._vertex_coloring = cells
+    return graph, (n_h, n_p, tuple(shape)), vertex_of
+
+
+def graph_key(n_h: int, n_p: int, edges) -> tuple:
+    """A hashable key equal for two graphs exactly when they are isomorphic.
+
+    Isomorphisms map H-nodes to H-nodes and p-nodes to p-nodes and keep
+    colours and multiplicities of edges, as for `Diagram`; nodes without
+    edges count.  Cheaper than `canonical_form`, which also relabels.
+
+    Examples
+    --------
+    >>> a = graph_key(2, 1, [(0, 0, 1), (1, 0, 2)])
+    >>> a == graph_key(2, 1, [(1, 0, 1), (0, 0, 2)])
+    True
+    >>> a == graph_key(2, 1, [(0, 0, 1), (0, 0, 2)])
+    False
+    """
+    counts: dict[int, int] = {}
+    for _, _, colour in edges:
+        counts[colour] = counts.get(colour, 0) + 1
+    graph = _canonical_labelling(n_h, n_p, edges, ())
+    return n_h, n_p, tuple(sorted(counts.items())), pynauty.certificate(graph)
+
+
 def canonical_form(
     n_h: int,
     n_p: int,
@@ -589,13 +659,13 @@ class DiagramSum(Mapping):
         return {d.n_edges for d in self._terms}
 
 
-def _merge_pair(a: Diagram, b: Diagram) -> dict[Diagram, int]:
-    """Merge two diagrams; return the resulting diagrams with multiplicities.
+def _raw_mergers(a: Diagram, b: Diagram) -> Iterator[tuple]:
+    """Merge two diagrams; yield ``(n_h, n_p, edges, targets, multiplicity)``.
 
     Edges in one automorphism orbit give isomorphic results, so one
     representative per orbit pair is merged and counted by the orbit sizes.
+    The results are not canonical.
     """
-    result: dict[Diagram, int] = {}
     orbits_b = b.edge_orbits()
     n_h, n_p = a.n_h + b.n_h - 1, a.n_p + b.n_p - 1
     for index_a, size_a in a.edge_orbits():
@@ -615,9 +685,7 @@ def _merge_pair(a: Diagram, b: Diagram) -> dict[Diagram, int]:
                 if k != index_b
             )
             targets = a.targets + tuple(tuple(p_map[i] for i in t) for t in b.targets)
-            merged = Diagram._from_raw(n_h, n_p, edges, targets)
-            result[merged] = result.get(merged, 0) + size_a * size_b
-    return result
+            yield n_h, n_p, edges, targets, size_a * size_b
 
 
 def merge(a: Diagram | DiagramSum, b: Diagram | DiagramSum) -> DiagramSum:
@@ -660,10 +728,25 @@ def merge(a: Diagram | DiagramSum, b: Diagram | DiagramSum) -> DiagramSum:
     for value in (a_sum, b_sum):
         if not isinstance(value, DiagramSum):
             raise ParameterError(f"merge needs diagrams or diagram sums, not {value!r}")
-    terms: dict[Diagram, Fraction] = {}
+    # Mergers are first combined by isomorphism class (`graph_key`) and only
+    # one diagram per class is put in canonical form.
+    classes: dict[tuple, list] = {}
     for diagram_a, coeff_a in a_sum.items():
         for diagram_b, coeff_b in b_sum.items():
             coeff = coeff_a * coeff_b
-            for merged, count in _merge_pair(diagram_a, diagram_b).items():
-                terms[merged] = terms.get(merged, Fraction(0)) + coeff * count
+            for n_h, n_p, edges, targets, count in _raw_mergers(diagram_a, diagram_b):
+                key = (
+                    graph_key(n_h, n_p, edges)
+                    if not targets
+                    else canonical_form(n_h, n_p, edges, targets)
+                )
+                entry = classes.get(key)
+                if entry is None:
+                    classes[key] = [n_h, n_p, edges, targets, coeff * count]
+                else:
+                    entry[4] += coeff * count
+    terms: dict[Diagram, Fraction] = {}
+    for n_h, n_p, edges, targets, coeff in classes.values():
+        merged = Diagram._from_raw(n_h, n_p, edges, targets)
+        terms[merged] = terms.get(merged, Fraction(0)) + coeff
     return DiagramSum._trusted(terms)

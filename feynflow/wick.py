@@ -22,6 +22,7 @@ from feynflow.diagrams import (
     Diagram,
     DiagramSum,
     Edge,
+    _bundle_graph,
     class_labels,
     edge_links,
 )
@@ -87,56 +88,12 @@ def clear_wick_cache() -> None:
         _leading_memo.clear()
 
 
-def _bundle_graph(
-    n_h: int, n_p: int, edges, singled: tuple[int, int] | None = None
-) -> tuple[pynauty.Graph, tuple, dict[tuple[int, int], int]]:
-    """The nauty graph of a graph with its parallel edges bundled.
-
-    Each *bundle* (the edges joining one H-node to one p-node) becomes one
-    vertex, joined to its two endpoints and coloured by the colours of its
-    edges, so multi-edges cost nauty nothing.  Cells are ordered H-nodes,
-    p-nodes, then bundles by colour signature; the bundle at ``singled`` (a
-    pair ``(h, i)``) gets a cell of its own.  Returns the graph, the cell
-    sizes (which, with nauty's certificate, identify the isomorphism class)
-    and the vertex of each bundle.
-    """
-    colours_of: dict[tuple[int, int], list[int]] = {}
-    for h, i, colour in edges:
-        colours_of.setdefault((h, i), []).append(colour)
-    by_signature: dict[tuple[int, ...], list[tuple[int, int]]] = {}
-    for pair, colours in colours_of.items():
-        if pair != singled:
-            colours.sort()
-            by_signature.setdefault(tuple(colours), []).append(pair)
-    vertex = n_h + n_p
-    vertex_of: dict[tuple[int, int], int] = {}
-    adjacency: dict[int, list[int]] = {}
-    cells = [set(range(n_h)), set(range(n_h, vertex))]
-    shape = []
-    for signature in sorted(by_signature):
-        members = by_signature[signature]
-        cells.append(set(range(vertex, vertex + len(members))))
-        shape.append((signature, len(members)))
-        for h, i in members:
-            vertex_of[(h, i)] = vertex
-            adjacency[vertex] = [h, n_h + i]
-            vertex += 1
-    if singled is not None:
-        h, i = singled
-        vertex_of[singled] = vertex
-        adjacency[vertex] = [h, n_h + i]
-        cells.append({vertex})
-        vertex += 1
-    graph = pynauty.Graph.__new__(pynauty.Graph)
-    graph.number_of_vertices = vertex
-    graph.directed = False
-    graph._adjacency_dict = adjacency
-    graph._vertex_coloring = cells
-    return graph, (n_h, n_p, tuple(shape)), vertex_of
-
-
 def _state_key(n_h: int, n_p: int, edges) -> tuple:
-    """A key equal for two graphs exactly when they are isomorphic."""
+    """Isomorphism class of a graph, as nauty's certificate of its bundled form.
+
+    Bundling parallel edges (`feynflow.diagrams._bundle_graph`) pays off here:
+    states left by contractions carry many of them.
+    """
     graph, shape, _ = _bundle_graph(n_h, n_p, edges)
     return shape, pynauty.certificate(graph)
 
@@ -378,7 +335,7 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
     recurses.  Partners in one orbit of the stabiliser of ``e`` give
     isomorphic remainders, so one partner per orbit is followed and weighted
     by the orbit's size.  Values are memoised under the isomorphism class of
-    the graph (nauty's certificate of its bundled form, see `_bundle_graph`).
+    the graph (see `_state_key`).
     With ``leading``, only the Pareto front of the state is kept, and a
     partner is skipped when `class_bound` shows that all it can reach lies
     strictly below monomials already found.

@@ -10,8 +10,15 @@ from hypothesis import strategies as st
 from strategies import diagrams
 
 from feynflow import ParameterError
-from feynflow.diagrams import Diagram, DiagramSum, d_diagram, merge, r_diagram
-from feynflow.wick import wick_expectation
+from feynflow.diagrams import (
+    Diagram,
+    DiagramSum,
+    d_diagram,
+    graph_key,
+    merge,
+    r_diagram,
+)
+from feynflow.wick import _state_key, wick_expectation
 
 
 @given(diagrams(), st.randoms(use_true_random=False))
@@ -117,3 +124,58 @@ def test_bad_diagrams_are_refused_with_a_named_value(args, fragment):
 def test_bad_nu_is_refused(nu):
     with pytest.raises(ParameterError, match="nu"):
         d_diagram(nu)
+
+
+def _networkx_isomorphic(a: Diagram, b: Diagram) -> bool:
+    """Isomorphism decided by networkx's VF2, independently of nauty."""
+
+    def same_colours(bundle_a, bundle_b):
+        # Parallel edges must match as multisets of colours.
+        return sorted(e["colour"] for e in bundle_a.values()) == sorted(
+            e["colour"] for e in bundle_b.values()
+        )
+
+    return nx.is_isomorphic(
+        a.to_networkx(),
+        b.to_networkx(),
+        node_match=lambda x, y: x["kind"] == y["kind"],
+        edge_match=same_colours,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    diagrams(max_nodes=3, max_edges=6, colours=2),
+    diagrams(max_nodes=3, max_edges=6, colours=2),
+    st.randoms(use_true_random=False),
+)
+def test_graph_keys_decide_isomorphism_like_networkx(a, b, rng):
+    # Compare raw edge lists in shuffled labellings, not canonical ones.
+    h_order, p_order = list(range(b.n_h)), list(range(b.n_p))
+    rng.shuffle(h_order)
+    rng.shuffle(p_order)
+    raw_b = [(h_order[h], p_order[i], c) for h, i, c in b.edges]
+    isomorphic = a.n_h == b.n_h and a.n_p == b.n_p and _networkx_isomorphic(a, b)
+    assert (graph_key(a.n_h, a.n_p, a.edges) == graph_key(b.n_h, b.n_p, raw_b)) == (
+        isomorphic
+    )
+    assert (
+        _state_key(a.n_h, a.n_p, list(a.edges)) == _state_key(b.n_h, b.n_p, raw_b)
+    ) == isomorphic
+    assert (a == b) == isomorphic
+    # And every relabelling of a graph keeps its keys.
+    assert graph_key(b.n_h, b.n_p, raw_b) == graph_key(b.n_h, b.n_p, b.edges)
+    assert _state_key(b.n_h, b.n_p, raw_b) == _state_key(b.n_h, b.n_p, list(b.edges))
+
+
+def test_graph_keys_tell_apart_graphs_equal_up_to_multiplicity_or_kind():
+    # Same certificate shape traps: a double edge against two single edges,
+    # and H- against p-nodes of the same degrees.
+    double = [(0, 0, 1), (0, 0, 1), (1, 1, 1), (1, 1, 1)]
+    crossed = [(0, 0, 1), (0, 1, 1), (1, 0, 1), (1, 1, 1)]
+    assert graph_key(2, 2, double) != graph_key(2, 2, crossed)
+    assert _state_key(2, 2, double) != _state_key(2, 2, crossed)
+    star_h = [(0, 0, 1), (0, 1, 1)]
+    star_p = [(0, 0, 1), (1, 0, 1)]
+    assert graph_key(1, 2, star_h) != graph_key(2, 1, star_p)
+    assert _state_key(1, 2, star_h) != _state_key(2, 1, star_p)
