@@ -730,10 +730,13 @@ def merge(a: Diagram | DiagramSum, b: Diagram | DiagramSum) -> DiagramSum:
             raise ParameterError(f"merge needs diagrams or diagram sums, not {value!r}")
     # Mergers are first combined by isomorphism class (`graph_key`) and only
     # one diagram per class is put in canonical form.
-    classes: dict[tuple, list] = {}
+    # Coefficients are summed as integer numerators per denominator, which
+    # is much faster than adding Fractions one by one.
+    classes: dict[tuple, tuple[tuple, dict[int, int]]] = {}
     for diagram_a, coeff_a in a_sum.items():
         for diagram_b, coeff_b in b_sum.items():
             coeff = coeff_a * coeff_b
+            numerator, denominator = coeff.numerator, coeff.denominator
             for n_h, n_p, edges, targets, count in _raw_mergers(diagram_a, diagram_b):
                 key = (
                     graph_key(n_h, n_p, edges)
@@ -742,11 +745,12 @@ def merge(a: Diagram | DiagramSum, b: Diagram | DiagramSum) -> DiagramSum:
                 )
                 entry = classes.get(key)
                 if entry is None:
-                    classes[key] = [n_h, n_p, edges, targets, coeff * count]
-                else:
-                    entry[4] += coeff * count
+                    classes[key] = entry = ((n_h, n_p, edges, targets), {})
+                sums = entry[1]
+                sums[denominator] = sums.get(denominator, 0) + numerator * count
     terms: dict[Diagram, Fraction] = {}
-    for n_h, n_p, edges, targets, coeff in classes.values():
-        merged = Diagram._from_raw(n_h, n_p, edges, targets)
-        terms[merged] = terms.get(merged, Fraction(0)) + coeff
+    for raw, sums in classes.values():
+        merged = Diagram._from_raw(*raw)
+        total = sum(Fraction(n, d) for d, n in sums.items())
+        terms[merged] = terms.get(merged, Fraction(0)) + total
     return DiagramSum._trusted(terms)

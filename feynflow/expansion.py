@@ -167,13 +167,19 @@ def pareto_optimal(keys):
     }
 
 
+_MERGE_BATCH = 500
+
+
 def _merge_chunk(
     items: list[tuple[Diagram, Fraction]], generator: DiagramSum
 ) -> dict[Diagram, Fraction]:
     """Merge one slice of a level with ``A`` (a task of a parallel run)."""
     merged: dict[Diagram, Fraction] = {}
-    for diagram, coeff in items:
-        _add_into(merged, dict(merge(coeff * diagram, generator).items()))
+    # Batches share the work of combining isomorphic mergers (see `merge`)
+    # and keep time-limit checks frequent.
+    for start in range(0, len(items), _MERGE_BATCH):
+        batch = DiagramSum._trusted(dict(items[start : start + _MERGE_BATCH]))
+        _add_into(merged, dict(merge(batch, generator).items()))
         check_deadline()
     return merged
 
@@ -188,19 +194,27 @@ def _average_chunk(
     diagram with one sigma power carries one sign, so found monomials never
     cancel.
     """
-    terms: dict[tuple[int, int, int], Fraction] = {}
+    # Sums are kept as integer numerators per denominator (fast), and turned
+    # into Fractions once at the end.
+    sums: dict[tuple[int, int, int], dict[int, int]] = {}
     found: dict[int, set[tuple[int, int]]] = {}
     for diagram, coeff in items:
         if leading:
             seen = found.setdefault(diagram.n_edges, set())
             if seen and strictly_dominated(diagram_bound(diagram), seen):
                 continue
+        numerator, denominator = sign * coeff.numerator, coeff.denominator
         for (q, n), count in wick_counts(diagram, leading=leading).items():
-            key = (q, n, diagram.n_edges)
-            terms[key] = terms.get(key, Fraction(0)) + sign * coeff * count
+            per_denominator = sums.setdefault((q, n, diagram.n_edges), {})
+            per_denominator[denominator] = (
+                per_denominator.get(denominator, 0) + numerator * count
+            )
             if leading:
                 seen.add((q, n))
-    return terms
+    return {
+        key: sum((Fraction(n, d) for d, n in part.items()), Fraction(0))
+        for key, part in sums.items()
+    }
 
 
 def _chunks(items: list, pieces: int) -> list[list]:
