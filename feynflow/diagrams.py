@@ -196,11 +196,28 @@ def graph_key(n_h: int, n_p: int, edges) -> tuple:
     >>> a == graph_key(2, 1, [(0, 0, 1), (0, 0, 2)])
     False
     """
-    counts: dict[int, int] = {}
-    for _, _, colour in edges:
-        counts[colour] = counts.get(colour, 0) + 1
-    graph = _canonical_labelling(n_h, n_p, edges, ())
-    return n_h, n_p, tuple(sorted(counts.items())), pynauty.certificate(graph)
+    # The edge-vertex graph of `_canonical_labelling`, built in one pass.
+    first = n_h + n_p
+    if not first:
+        return 0, 0, (), b""
+    adjacency = {first + k: [h, n_h + i] for k, (h, i, _) in enumerate(edges)}
+    by_colour: dict[int, set[int]] = {}
+    for vertex, (_, _, colour) in enumerate(edges, first):
+        members = by_colour.get(colour)
+        if members is None:
+            by_colour[colour] = {vertex}
+        else:
+            members.add(vertex)
+    colours = sorted(by_colour)
+    cells = [set(range(n_h)), set(range(n_h, first))]
+    cells += [by_colour[colour] for colour in colours]
+    graph = pynauty.Graph.__new__(pynauty.Graph)
+    graph.number_of_vertices = first + len(edges)
+    graph.directed = False
+    graph._adjacency_dict = adjacency
+    graph._vertex_coloring = [cell for cell in cells if cell]
+    shape = tuple((colour, len(by_colour[colour])) for colour in colours)
+    return n_h, n_p, shape, pynauty.certificate(graph)
 
 
 def canonical_form(
