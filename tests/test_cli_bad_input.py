@@ -53,6 +53,19 @@ def run_cli(*args, env=None):
             ],
             "finite",
         ),
+        (
+            ["coefficients", "--nu", "3", "--asym", "--order", "1"]
+            + ["--target", "d(1,9)"],
+            "--target 'd(1,9)'",
+        ),
+        (
+            ["pareto", "--nu", "2", "--asym", "--order", "1", "--target", "bogus"],
+            "--target 'bogus'",
+        ),
+        (
+            ["pareto", "--nu", "2", "--asym", "--order", "1", "--plot", "."],
+            "is a directory",
+        ),
     ],
 )
 def test_out_of_range_input_gives_one_line_and_status_2(args, fragment):

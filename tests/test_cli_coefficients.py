@@ -26,13 +26,15 @@ def test_json_output_has_the_documented_shape_and_exact_values(capsys):
         == 0
     )
     data = json.loads(capsys.readouterr().out)
-    assert list(data) == ["nu", "scenario", "target", "order", "coefficients"]
+    keys = ["nu", "scenario", "target", "order", "leading", "coefficients"]
+    assert list(data) == keys
     assert (data["nu"], data["scenario"], data["target"], data["order"]) == (
         2,
         "sym",
         "identity",
         2,
     )
+    assert data["leading"] is False
     polys = loss_coefficients(2, 2)
     for s, entry in enumerate(data["coefficients"]):
         assert entry["s"] == s

@@ -211,3 +211,36 @@ def positive_float(text: str) -> float:
             f"{text} is not allowed; must be a finite number > 0"
         )
     return value
+
+
+def checked_target(text: str, nu: int):
+    """`feynflow.expansion.check_target` for the ``--target`` option.
+
+    Errors name the option: ``--target 'd(1,9)': position 9 ...``.
+    """
+    from feynflow.errors import ParameterError
+    from feynflow.expansion import check_target
+
+    try:
+        return check_target(text, nu)
+    except ParameterError as exc:
+        message = str(exc)
+        if message.startswith("target="):
+            message = "--target " + message[len("target=") :]
+        raise ParameterError(message) from None
+
+
+def check_plot_path(path: str | None) -> None:
+    """Refuse a ``--plot`` path that cannot name an image file, before any work."""
+    from feynflow.errors import ParameterError
+
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise ParameterError(
+            f"--plot {path!r} is a directory; give a file name such as "
+            f"{os.path.join(path, 'polygon.png')!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ParameterError(f"--plot {path!r}: folder {folder!r} does not exist")

@@ -10,6 +10,7 @@ import sympy
 from feynflow.cli._common import (
     add_scenario_arguments,
     add_time_limit_argument,
+    checked_target,
     jobs_argument,
     nonnegative_int,
     order_progress,
@@ -126,9 +127,8 @@ def _without_p(poly, p_value: int):
 
 def run(args: argparse.Namespace) -> int:
     """Compute and print the coefficients."""
-    from feynflow.expansion import check_target
 
-    target = check_target(args.target, args.nu)
+    target = checked_target(args.target, args.nu)
     name = str(target)
     extra: dict = {}
     if name == "modadd":
@@ -167,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
                 "scenario": scenario_name(args.symmetric),
                 "target": name,
                 "order": args.order,
+                "leading": bool(args.leading),
                 **extra,
                 "coefficients": coefficients,
             }

@@ -29,6 +29,8 @@ from feynflow.asymptotics import (
 from feynflow.cli._common import (
     add_scenario_arguments,
     add_time_limit_argument,
+    check_plot_path,
+    checked_target,
     fraction,
     nonnegative_int,
     order_progress,
@@ -120,11 +122,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_pareto(args: argparse.Namespace) -> int:
-    from feynflow.expansion import check_target, loss_coefficients
+    from feynflow.expansion import loss_coefficients
 
     # Spellings of one tensor share its canonical name, which the theorem
     # and the JSON output use.
-    args.target = str(check_target(args.target, args.nu))
+    args.target = str(checked_target(args.target, args.nu))
+    check_plot_path(args.plot)
 
     with order_progress(args.order + 1) as progress:
         coefficients = loss_coefficients(
