@@ -306,7 +306,9 @@ def _compare_series(
     return SeriesCheck(order, not mismatches, tuple(mismatches))
 
 
-def _loss_coefficients(nu, order, symmetric, target, time_limit, progress=None):
+def _loss_coefficients(
+    nu, order, symmetric, target, time_limit, progress=None, cache=None
+):
     from feynflow.expansion import loss_coefficients
 
     return loss_coefficients(
@@ -317,6 +319,7 @@ def _loss_coefficients(nu, order, symmetric, target, time_limit, progress=None):
         leading=True,
         time_limit=time_limit,
         progress=progress,
+        cache=cache,
     )
 
 
@@ -332,6 +335,7 @@ def derive_free(
     order: int | None = None,
     time_limit: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache=None,
 ) -> Derivation:
     """Derive the free-evolution loss at point A, point B or on the segment A–B.
 
@@ -356,6 +360,9 @@ def derive_free(
         Seconds allowed to the enumeration.
     progress : callable, optional
         Called as ``progress(s, order)`` after each enumerated order.
+    cache : bool, path or CoefficientCache, optional
+        Where enumerated coefficients are kept, as for
+        `feynflow.loss_coefficients` (default: none).
 
     Returns
     -------
@@ -400,7 +407,7 @@ def derive_free(
     case = faces[face]
     check_case(case, nu, symmetric)
     order = _check_order(order if order is not None else DEFAULT_ORDERS[case], 4)
-    Y = _loss_coefficients(nu, order, symmetric, "zero", time_limit, progress)
+    Y = _loss_coefficients(nu, order, symmetric, "zero", time_limit, progress, cache)
     if face == "general":
         return _derive_free_segment(nu, Y, order)
 
@@ -647,6 +654,7 @@ def derive_nu2(
     order: int | None = None,
     time_limit: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache=None,
 ) -> Derivation:
     """Derive the loss of the SYM ``nu = 2`` model on the whole triangle A–B–E.
 
@@ -753,7 +761,7 @@ def derive_nu2(
     loss = p / 2 + p**2 * sigma**2 * Psi.subs(
         {_x: -t / T, _y: H / p, _z: p * sigma**2}, simultaneous=True
     )
-    Y = _loss_coefficients(2, order, True, "identity", time_limit, progress)
+    Y = _loss_coefficients(2, order, True, "identity", time_limit, progress, cache)
     series = _compare_series(loss, [poly.as_expr() for poly in Y], order)
     steps = [
         f"A^(*(s+1)) for s <= {order}: single cycles; M_(s, s_D) read off",
@@ -856,6 +864,7 @@ def derive_ntk(
     order: int | None = None,
     time_limit: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache=None,
 ) -> Derivation:
     """Derive the ASYM loss on the NTK face B–C of the Pareto polygon.
 
@@ -898,7 +907,7 @@ def derive_ntk(
     """
     check_case("ntk", nu, False)
     order = _check_order(order if order is not None else DEFAULT_ORDERS["ntk"], 4)
-    Y = _loss_coefficients(nu, order, False, "identity", time_limit, progress)
+    Y = _loss_coefficients(nu, order, False, "identity", time_limit, progress, cache)
     alpha_sigma = Fraction(-(2 * nu - 1), 2 * nu)
     natural = Fraction(nu) + (2 * nu - 2) * alpha_sigma
 
@@ -986,6 +995,7 @@ def derive(
     order: int | None = None,
     time_limit: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache=None,
 ) -> Derivation:
     """Run the derivation of ``case`` (one of :data:`CASES`).
 
@@ -1003,10 +1013,12 @@ def derive(
             order=order,
             time_limit=time_limit,
             progress=progress,
+            cache=cache,
         )
+    options = {"time_limit": time_limit, "progress": progress, "cache": cache}
     if case == "nu2":
-        return derive_nu2(order=order, time_limit=time_limit, progress=progress)
-    return derive_ntk(nu, order=order, time_limit=time_limit, progress=progress)
+        return derive_nu2(order=order, **options)
+    return derive_ntk(nu, order=order, **options)
 
 
 # A derivation takes seconds and a simulation compares with it at every
