@@ -492,3 +492,22 @@ def test_free_under_closed_form_follows_the_simulated_flow(nu, p_value, H_value)
     # The initial loss fluctuates between seeds; compare L(t) / L(0).
     shape = run.loss_mean / run.loss_mean[0]
     assert np.max(np.abs(shape - theory / theory[0])) < 0.02
+
+
+def test_points_a_and_b_share_one_cached_enumeration(tmp_path):
+    from feynflow.cache import CoefficientCache
+    from feynflow.expansion import loss_coefficients
+    from feynflow.solutions import derive
+
+    path = tmp_path / "coefficients.sqlite"
+    under = derive("free-under", nu=3, symmetric=False, order=4, cache=path)
+    stored = CoefficientCache(path).info()["entries"]
+    # Point B reads the five stored orders and adds none.
+    over = derive("free-over", nu=3, symmetric=False, order=4, cache=path)
+    assert CoefficientCache(path).info()["entries"] == stored == 5
+    assert under.series_check.agrees and over.series_check.agrees
+    fresh = loss_coefficients(3, 4, symmetric=False, target="zero", leading=True)
+    cached = loss_coefficients(
+        3, 4, symmetric=False, target="zero", leading=True, cache=path
+    )
+    assert cached == fresh
