@@ -89,13 +89,56 @@ def clear_wick_cache() -> None:
 
 
 def _state_key(n_h: int, n_p: int, edges) -> tuple:
-    """Isomorphism class of a graph, as nauty's certificate of its bundled form.
+    """Isomorphism class of a graph, as nauty's certificate of a smaller graph.
 
-    Bundling parallel edges (`feynflow.diagrams._bundle_graph`) pays off here:
-    states left by contractions carry many of them.
+    Parallel edges are bundled (see `feynflow.diagrams._bundle_graph`), and
+    p-nodes with the same bundles to the same H-nodes (*twins*, such as the
+    ``nu`` p-nodes of a ``D``) become one vertex whose cell records how many
+    they are.  Twins are interchangeable, so two graphs are isomorphic exactly
+    when these quotients are; and nauty, which would otherwise search through
+    every permutation of the twins, gets a graph without that symmetry.
     """
-    graph, shape, _ = _bundle_graph(n_h, n_p, edges)
-    return shape, pynauty.certificate(graph)
+    colours_of: dict[tuple[int, int], list[int]] = {}
+    for h, i, colour in edges:
+        colours_of.setdefault((h, i), []).append(colour)
+    neighbours: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+    for (h, i), colours in colours_of.items():
+        colours.sort()
+        neighbours.setdefault(i, []).append((h, tuple(colours)))
+    twins: dict[tuple, int] = {}
+    for bundles in neighbours.values():
+        bundles.sort()
+        signature = tuple(bundles)
+        twins[signature] = twins.get(signature, 0) + 1
+    by_size: dict[int, list[tuple]] = {}
+    for signature, size in twins.items():
+        by_size.setdefault(size, []).append(signature)
+    vertex = n_h
+    cells = [range(n_h)]
+    shape: list[tuple] = []
+    ends: dict[tuple[int, ...], list[list[int]]] = {}
+    for size in sorted(by_size):
+        start = vertex
+        for signature in by_size[size]:
+            for h, colours in signature:
+                ends.setdefault(colours, []).append([h, vertex])
+            vertex += 1
+        cells.append(range(start, vertex))
+        shape.append((size, vertex - start))
+    adjacency: dict[int, list[int]] = {}
+    for colours in sorted(ends):
+        start = vertex
+        for pair in ends[colours]:
+            adjacency[vertex] = pair
+            vertex += 1
+        cells.append(range(start, vertex))
+        shape.append((colours, vertex - start))
+    graph = pynauty.Graph.__new__(pynauty.Graph)
+    graph.number_of_vertices = vertex
+    graph.directed = False
+    graph._adjacency_dict = adjacency
+    graph._vertex_coloring = cells
+    return n_h, n_p, tuple(shape), pynauty.certificate(graph)
 
 
 def _compact(
