@@ -92,39 +92,66 @@ def _state_key(n_h: int, n_p: int, edges) -> tuple:
     """Isomorphism class of a graph, as nauty's certificate of a smaller graph.
 
     Parallel edges are bundled (see `feynflow.diagrams._bundle_graph`), and
-    p-nodes with the same bundles to the same H-nodes (*twins*, such as the
-    ``nu`` p-nodes of a ``D``) become one vertex whose cell records how many
-    they are.  Twins are interchangeable, so two graphs are isomorphic exactly
-    when these quotients are; and nauty, which would otherwise search through
-    every permutation of the twins, gets a graph without that symmetry.
+    *twins* are merged: p-nodes with the same bundles to the same H-nodes
+    (such as the ``nu`` p-nodes of a ``D``) become one vertex whose cell
+    records how many they are, and so do H-nodes with the same bundles to the
+    same p-nodes.  Twins are interchangeable, so two graphs are isomorphic
+    exactly when these quotients are (all bundles between two twin classes
+    are alike); and nauty, which would otherwise search through every
+    permutation of the twins, gets a graph without that symmetry.
     """
     colours_of: dict[tuple[int, int], list[int]] = {}
     for h, i, colour in edges:
         colours_of.setdefault((h, i), []).append(colour)
-    neighbours: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+    p_bundles: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
     for (h, i), colours in colours_of.items():
         colours.sort()
-        neighbours.setdefault(i, []).append((h, tuple(colours)))
-    twins: dict[tuple, int] = {}
-    for bundles in neighbours.values():
+        p_bundles.setdefault(i, []).append((h, tuple(colours)))
+    # p-twin classes, numbered 0, 1, ... in order of first appearance.
+    p_class: dict[tuple, int] = {}
+    p_size: list[int] = []
+    h_bundles: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+    for bundles in p_bundles.values():
         bundles.sort()
         signature = tuple(bundles)
-        twins[signature] = twins.get(signature, 0) + 1
-    by_size: dict[int, list[tuple]] = {}
-    for signature, size in twins.items():
-        by_size.setdefault(size, []).append(signature)
-    vertex = n_h
-    cells = [range(n_h)]
-    shape: list[tuple] = []
+        index = p_class.get(signature)
+        if index is None:
+            p_class[signature] = index = len(p_size)
+            p_size.append(0)
+            for h, colours in bundles:
+                h_bundles.setdefault(h, []).append((index, colours))
+        p_size[index] += 1
+    # H-twin classes over the p-twin classes.
+    h_class: dict[tuple, int] = {}
+    for bundles in h_bundles.values():
+        signature = tuple(bundles)
+        h_class[signature] = h_class.get(signature, 0) + 1
+    vertex = 0
+    cells: list[range] = []
+    shape: list[tuple] = [(n_h, n_p)]
     ends: dict[tuple[int, ...], list[list[int]]] = {}
-    for size in sorted(by_size):
+    p_vertex = [0] * len(p_size)
+    groups: dict[int, list[int]] = {}
+    for index, size in enumerate(p_size):
+        groups.setdefault(size, []).append(index)
+    for size in sorted(groups):
         start = vertex
-        for signature in by_size[size]:
-            for h, colours in signature:
-                ends.setdefault(colours, []).append([h, vertex])
+        for index in groups[size]:
+            p_vertex[index] = vertex
             vertex += 1
         cells.append(range(start, vertex))
-        shape.append((size, vertex - start))
+        shape.append(("p", size, vertex - start))
+    h_groups: dict[int, list[tuple]] = {}
+    for signature, size in h_class.items():
+        h_groups.setdefault(size, []).append(signature)
+    for size in sorted(h_groups):
+        start = vertex
+        for signature in h_groups[size]:
+            for index, colours in signature:
+                ends.setdefault(colours, []).append([vertex, p_vertex[index]])
+            vertex += 1
+        cells.append(range(start, vertex))
+        shape.append(("H", size, vertex - start))
     adjacency: dict[int, list[int]] = {}
     for colours in sorted(ends):
         start = vertex
@@ -138,7 +165,7 @@ def _state_key(n_h: int, n_p: int, edges) -> tuple:
     graph.directed = False
     graph._adjacency_dict = adjacency
     graph._vertex_coloring = cells
-    return n_h, n_p, tuple(shape), pynauty.certificate(graph)
+    return tuple(shape), pynauty.certificate(graph)
 
 
 def _compact(
