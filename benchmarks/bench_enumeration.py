@@ -14,6 +14,9 @@ fast engine's memo cleared before every timed run:
 
 Results are printed as markdown tables.  ``--cases`` picks cases by name
 (``sym2``, ``asym4``, ``sym2-leading``, ...); ``--list`` shows the names.
+``--jobs N`` gives every case a pool of ``N`` worker processes (the
+``executor=`` of `feynflow.loss_coefficients`); its peak memory is then that
+of the largest process.
 """
 
 from __future__ import annotations
@@ -51,14 +54,26 @@ import json, resource, sys, time
 from feynflow import loss_coefficients
 from feynflow.errors import TimeLimitError
 
-nu, symmetric, leading, order, budget = json.loads(sys.argv[1])
+nu, symmetric, leading, order, budget, jobs = json.loads(sys.argv[1])
 start = last = time.perf_counter()
+pool = None
+if jobs > 1:
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(jobs)
 
 
 def progress(s, order):
     global last
     now = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if pool is not None:
+        # The largest worker (live workers are not counted by RUSAGE_CHILDREN).
+        for process in list(pool._processes.values()):
+            with open(f"/proc/{process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        rss = max(rss, int(line.split()[1]))
     record = {"order": s, "elapsed": now - start, "order_time": now - last}
     print(json.dumps(dict(record, maxrss_kb=rss)), flush=True)
     last = now
@@ -67,11 +82,16 @@ def progress(s, order):
 try:
     loss_coefficients(
         nu, order, symmetric=symmetric, leading=leading,
-        time_limit=budget, progress=progress,
+        time_limit=budget, progress=progress, executor=pool,
     )
     print(json.dumps({"stopped": "done"}), flush=True)
 except TimeLimitError:
     print(json.dumps({"stopped": "time limit"}), flush=True)
+finally:
+    if pool is not None:
+        for process in list(pool._processes.values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
 """
 
 _SPEEDUP_CHILD = """
@@ -161,7 +181,9 @@ def _fresh_env() -> dict[str, str]:
     return env
 
 
-def run_enumeration(nu: int, symmetric: bool, leading: bool, order: int, budget):
+def run_enumeration(
+    nu: int, symmetric: bool, leading: bool, order: int, budget, jobs: int = 1
+):
     """Run one case in a fresh interpreter and collect its progress records."""
     run = Run(budget=budget)
     child = subprocess.Popen(
@@ -169,7 +191,7 @@ def run_enumeration(nu: int, symmetric: bool, leading: bool, order: int, budget)
             sys.executable,
             "-c",
             _ENUMERATION_CHILD,
-            json.dumps([nu, symmetric, leading, order, budget]),
+            json.dumps([nu, symmetric, leading, order, budget, jobs]),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -284,7 +306,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the speed-up measurements"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="worker processes per case (default 1: the enumeration in one process)",
+    )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: need at least 1")
     if args.list:
         print("\n".join(case[0] for case in CASES))
         return
@@ -297,11 +327,13 @@ def main(argv: list[str] | None = None) -> None:
     reference_budget = args.reference_budget or (10.0 if args.quick else 30.0)
     selected = [case for case in CASES if case[0] in wanted]
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {_load()}")
+    if args.jobs > 1:
+        print(f"{args.jobs} worker processes per case; peak memory of the largest")
 
     results = []
     for case in selected:
         _, nu, symmetric, leading, order, _, _ = case
-        run = run_enumeration(nu, symmetric, leading, order, budget)
+        run = run_enumeration(nu, symmetric, leading, order, budget, args.jobs)
         results.append((case, run))
         last = run.reached()
         print(

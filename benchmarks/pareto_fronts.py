@@ -3,7 +3,8 @@ with the theorem, within a time budget per scenario.
 
 Run: ``python benchmarks/pareto_fronts.py [SECONDS]`` (default 60).  Prints
 one line per scenario: the highest order finished, the time it took, and the
-theorem comparison of every order reached.
+theorem comparison of every order reached.  The enumeration is the one
+``feynflow pareto`` runs: leading-only mode, one process, identity target.
 """
 
 import contextlib
@@ -36,10 +37,15 @@ def reach(nu: int, symmetric: bool, budget: float) -> tuple[int, float, list[str
 
     with contextlib.suppress(TimeLimitError):
         loss_coefficients(
-            nu, 40, symmetric=symmetric, time_limit=budget, progress=progress
+            nu,
+            40,
+            symmetric=symmetric,
+            leading=True,
+            time_limit=budget,
+            progress=progress,
         )
     top = finished[-1][0]
-    coefficients = loss_coefficients(nu, top, symmetric=symmetric)
+    coefficients = loss_coefficients(nu, top, symmetric=symmetric, leading=True)
     statuses = [
         compare_with_theorem(pareto_terms(y, nu, s), nu, s, symmetric).status
         for s, y in enumerate(coefficients)
