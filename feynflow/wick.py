@@ -88,6 +88,26 @@ def clear_wick_cache() -> None:
         _leading_memo.clear()
 
 
+def _number_by_size(groups: dict, kind: str, first: int, cells, shape) -> dict:
+    """Number the members of ``groups`` (label -> members) from ``first`` on.
+
+    Members with one label (a twin-class size, or the colours of a bundle)
+    are consecutive and form one nauty cell, in the order of the sorted
+    labels; ``cells`` and ``shape`` get one entry per label.  Returns the
+    vertex of each member.
+    """
+    vertex_of = {}
+    vertex = first
+    for label in sorted(groups):
+        start = vertex
+        for member in groups[label]:
+            vertex_of[member] = vertex
+            vertex += 1
+        cells.append(range(start, vertex))
+        shape.append((kind, label, vertex - start))
+    return vertex_of
+
+
 def _state_key(n_h: int, n_p: int, edges) -> tuple:
     """Isomorphism class of a graph, as nauty's certificate of a smaller graph.
 
@@ -126,40 +146,27 @@ def _state_key(n_h: int, n_p: int, edges) -> tuple:
     for bundles in h_bundles.values():
         signature = tuple(bundles)
         h_class[signature] = h_class.get(signature, 0) + 1
-    vertex = 0
     cells: list[range] = []
     shape: list[tuple] = [(n_h, n_p)]
-    ends: dict[tuple[int, ...], list[list[int]]] = {}
-    p_vertex = [0] * len(p_size)
-    groups: dict[int, list[int]] = {}
+    p_groups: dict[int, list[int]] = {}
     for index, size in enumerate(p_size):
-        groups.setdefault(size, []).append(index)
-    for size in sorted(groups):
-        start = vertex
-        for index in groups[size]:
-            p_vertex[index] = vertex
-            vertex += 1
-        cells.append(range(start, vertex))
-        shape.append(("p", size, vertex - start))
+        p_groups.setdefault(size, []).append(index)
+    p_vertex = _number_by_size(p_groups, "p", 0, cells, shape)
     h_groups: dict[int, list[tuple]] = {}
     for signature, size in h_class.items():
         h_groups.setdefault(size, []).append(signature)
-    for size in sorted(h_groups):
-        start = vertex
-        for signature in h_groups[size]:
-            for index, colours in signature:
-                ends.setdefault(colours, []).append([vertex, p_vertex[index]])
-            vertex += 1
-        cells.append(range(start, vertex))
-        shape.append(("H", size, vertex - start))
-    adjacency: dict[int, list[int]] = {}
-    for colours in sorted(ends):
-        start = vertex
-        for pair in ends[colours]:
-            adjacency[vertex] = pair
-            vertex += 1
-        cells.append(range(start, vertex))
-        shape.append((colours, vertex - start))
+    h_vertex = _number_by_size(h_groups, "H", len(p_vertex), cells, shape)
+    # One vertex per bundle between twin classes, in one cell per colours.
+    ends: list[list[int]] = []
+    by_colours: dict[tuple[int, ...], list[int]] = {}
+    for signature, vertex in h_vertex.items():
+        for index, colours in signature:
+            by_colours.setdefault(colours, []).append(len(ends))
+            ends.append([vertex, p_vertex[index]])
+    first = len(p_vertex) + len(h_vertex)
+    bundle_vertex = _number_by_size(by_colours, "bundle", first, cells, shape)
+    adjacency = {vertex: ends[k] for k, vertex in bundle_vertex.items()}
+    vertex = first + len(ends)
     graph = pynauty.Graph.__new__(pynauty.Graph)
     graph.number_of_vertices = vertex
     graph.directed = False
