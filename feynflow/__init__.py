@@ -5,14 +5,46 @@ Flow Through Diagram Expansions: Learning Regimes and Explicit Solutions"
 (ICML 2026, arXiv:2602.04548).
 """
 
-from feynflow.asymptotics import classify, pareto_polygon, pareto_terms, regime_table
-from feynflow.diagrams import Diagram, DiagramSum, d_diagram, merge, r_diagram
+import importlib
+
 from feynflow.errors import FeynflowError, ParameterError, TimeLimitError
-from feynflow.expansion import loss_coefficients, loss_diagrams
-from feynflow.simulation import SimulationResult, simulate
-from feynflow.symbols import H, T, p, sigma, t
-from feynflow.targets import Target, parse_target
-from feynflow.wick import wick_expectation
+
+# The rest is imported on first use (PEP 562), so that ``import feynflow``
+# (and the command line, until it has a parser) does not wait for sympy,
+# numpy and scipy.
+_LAZY = {
+    "feynflow.asymptotics": (
+        "classify",
+        "pareto_polygon",
+        "pareto_terms",
+        "regime_table",
+    ),
+    "feynflow.diagrams": ("Diagram", "DiagramSum", "d_diagram", "merge", "r_diagram"),
+    "feynflow.expansion": (
+        "leading_coefficients",
+        "loss_coefficients",
+        "loss_diagrams",
+    ),
+    "feynflow.simulation": ("SimulationResult", "simulate"),
+    "feynflow.symbols": ("H", "T", "p", "sigma", "t"),
+    "feynflow.targets": ("Target", "parse_target"),
+    "feynflow.wick": ("wick_expectation",),
+}
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'feynflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODULE_OF))
+
 
 __version__ = "0.1.0"
 
@@ -24,6 +56,7 @@ __all__ = [
     "merge",
     "wick_expectation",
     "loss_coefficients",
+    "leading_coefficients",
     "loss_diagrams",
     "pareto_terms",
     "pareto_polygon",

@@ -2,6 +2,11 @@
 
 import sys
 
-from feynflow.cli import main
+try:
+    from feynflow.cli import main
+except KeyboardInterrupt:
+    # Ctrl-C while the package is still being imported.
+    print("feynflow: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

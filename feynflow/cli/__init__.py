@@ -11,9 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
+import signal
 import sys
+import threading
 
+from feynflow.cli import _common
 from feynflow.errors import FeynflowError, Interrupted, TimeLimitError
 
 __all__ = ["main", "build_parser"]
@@ -67,24 +71,80 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    noted: list[int] = []
+    previous = _note_interrupts(noted)
     try:
+        try:
+            status = _run(argv, noted)
+        except Exception:
+            # Ctrl-C inside a C extension can come out as another exception
+            # (pynauty turns it into a TypeError): still an interruption.
+            if not noted:
+                raise
+            status = _interrupted()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if argv is None and _common.stuck_pools:
+        # A worker pool cut off by Ctrl-C cannot be waited for (see
+        # `_common.stop_pool`); everything stored is committed, so leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
+def _note_interrupts(noted: list[int]):
+    """Record every Ctrl-C in ``noted`` and raise KeyboardInterrupt as usual.
+
+    Returns the handler to restore, or None when Ctrl-C is not handled here
+    (ignored by the parent, or not the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        return None
+
+    def handler(signum, frame):
+        noted.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    return previous
+
+
+def _interrupted() -> int:
+    print("feynflow: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _run(argv: list[str] | None, noted: list[int]) -> int:
+    try:
+        # Inside the try: building the parser imports every command, which
+        # takes a moment in which Ctrl-C must not give a traceback.
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
         status = args.func(args)
+    except (KeyboardInterrupt, Interrupted):
+        return _interrupted()
     except TimeLimitError as exc:
+        if noted:
+            return _interrupted()
         print(f"feynflow: stopped: {exc}", file=sys.stderr)
         return EXIT_TIME_LIMIT
-    except (KeyboardInterrupt, Interrupted):
-        print("feynflow: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except FeynflowError as exc:
+        if noted:
+            return _interrupted()
         print(f"feynflow: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (ArithmeticError, MemoryError, ValueError) as exc:
+        if noted:
+            return _interrupted()
         # Values that pass every check yet are too large or too small for the
         # numbers involved: still one line, never a traceback.
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

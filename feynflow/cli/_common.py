@@ -108,15 +108,32 @@ def worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
     return concurrent.futures.ProcessPoolExecutor(jobs, initializer=_ignore_interrupts)
 
 
+#: Seconds `stop_pool` waits for a pool's reader thread to end.
+READER_WAIT = 5.0
+#: Pools whose result reader could not be stopped (see `stop_pool`).
+stuck_pools: list[concurrent.futures.ProcessPoolExecutor] = []
+
+
 def stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """Shut a pool down at once, ending tasks still running (after Ctrl-C)."""
+    """Shut a pool down at once, ending tasks still running (after Ctrl-C).
+
+    A worker ended while it was sending a result leaves the pool's reader
+    thread waiting for the rest of the message for ever, and the interpreter
+    waits for that thread at exit; such a pool is recorded in `stuck_pools`
+    so that the command line can exit without waiting.
+    """
     processes = list(getattr(pool, "_processes", {}).values())
+    reader = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
             process.terminate()
     for process in processes:
         process.join(timeout=5)
+    if reader is not None:
+        reader.join(timeout=READER_WAIT)
+        if reader.is_alive():
+            stuck_pools.append(pool)
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
