@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import numbers
 import os
 import time
@@ -39,9 +40,12 @@ from feynflow.targets import (
     r_diagrams,
 )
 from feynflow.wick import (
+    _contract_targets,
+    _face_of,
     check_deadline,
     deadline,
     diagram_bound,
+    linear_bound,
     ph_sigma_poly,
     strictly_dominated,
     wick_counts,
@@ -50,6 +54,7 @@ from feynflow.wick import (
 __all__ = [
     "TARGETS",
     "loss_coefficients",
+    "leading_coefficients",
     "loss_diagrams",
     "step_generator",
     "check_order",
@@ -217,6 +222,42 @@ def _average_chunk(
     }
 
 
+def _face_chunk(
+    items: list[tuple[Diagram, Fraction]], sign: int, weights: tuple[int, int, int]
+) -> tuple[int | None, dict[tuple[int, int, int], Fraction]]:
+    """Terms of one slice of a level with the largest weighted exponent.
+
+    ``weights = (wq, wn, wl)`` weigh ``q``, ``n`` and the sigma power.
+    Diagrams are taken in decreasing order of their `linear_bound`, and the
+    rest is skipped once the bound falls below the best exponent found.
+    Monomials with one sigma power all carry one sign, so none cancel.
+    """
+    wq, wn, wl = weights
+    ranked = []
+    for diagram, coeff in items:
+        graph = _contract_targets(diagram)
+        bound = linear_bound(*graph, (wq, wn)) + wl * diagram.n_edges
+        ranked.append((bound, graph, diagram.n_edges, coeff))
+    ranked.sort(key=lambda item: -item[0])
+    best: int | None = None
+    sums: dict[tuple[int, int, int], Fraction] = {}
+    for bound, graph, n_edges, coeff in ranked:
+        if best is not None and bound < best:
+            break
+        top, counts = _face_of(*graph, (wq, wn))
+        if top is None:
+            continue
+        top += wl * n_edges
+        if best is None or top > best:
+            best, sums = top, {}
+        if top == best:
+            signed = sign * coeff
+            for (q, n), count in counts.items():
+                key = (q, n, n_edges)
+                sums[key] = sums.get(key, Fraction(0)) + signed * count
+    return best, sums
+
+
 def _chunks(items: list, pieces: int) -> list[list]:
     """Split ``items`` into about ``pieces`` slices of similar cost."""
     if pieces <= 1 or len(items) <= 1:
@@ -260,8 +301,61 @@ def _run_tasks(executor, function, chunks, extra, check_time, end=None) -> list:
         raise
 
 
-def _cache_key(nu, symmetric, target, leading, s) -> dict:
-    return {
+def _checked_executor(executor):
+    if executor is not None and not isinstance(executor, concurrent.futures.Executor):
+        raise ParameterError(
+            f"executor={executor!r} is not a concurrent.futures.Executor"
+        )
+    return executor
+
+
+def _clock(time_limit: float | None, order: int):
+    """The monotonic end of a run and a function raising once it has passed."""
+    deadline_at = None if time_limit is None else time.monotonic() + time_limit
+
+    def check_time() -> None:
+        if deadline_at is not None and time.monotonic() > deadline_at:
+            raise TimeLimitError(
+                f"time limit of {time_limit} s reached before order {order}"
+            )
+
+    return deadline_at, check_time
+
+
+def _stored_orders(store, keys: list[dict], progress) -> list[sympy.Poly]:
+    """The leading run of orders found in ``store``; all of them report progress."""
+    stored: list[sympy.Poly] = []
+    for key in keys:
+        found = store.get(key, decode=_decode_one_order)
+        if found is None:
+            break
+        stored.append(found[0])
+    if len(stored) == len(keys) and progress is not None:
+        for s in range(len(keys)):
+            progress(s, len(keys) - 1)
+    return stored
+
+
+def _powers(generator, order, executor, check_time, deadline_at):
+    """Yield ``(s, A^{*(s+1)})`` for ``s = 0..order``, merging in tasks."""
+    workers = getattr(executor, "_max_workers", None) or 4
+    pieces = 1 if executor is None else 4 * workers
+    power = generator
+    for s in range(order + 1):
+        if s:
+            merged: dict[Diagram, Fraction] = {}
+            chunks = _chunks(list(power.items()), pieces)
+            for part in _run_tasks(
+                executor, _merge_chunk, chunks, (generator,), check_time, deadline_at
+            ):
+                _add_into(merged, part)
+            power = DiagramSum._trusted(merged)
+        check_time()
+        yield s, power, pieces
+
+
+def _cache_key(nu, symmetric, target, leading, s, weights=None) -> dict:
+    key = {
         "quantity": "loss_coefficient",
         "nu": nu,
         "scenario": "sym" if symmetric else "asym",
@@ -269,6 +363,9 @@ def _cache_key(nu, symmetric, target, leading, s) -> dict:
         "leading": bool(leading),
         "s": s,
     }
+    if weights is not None:
+        key["alpha"] = ",".join(map(str, weights))
+    return key
 
 
 def _decode_one_order(data) -> list[sympy.Poly]:
@@ -406,33 +503,18 @@ def loss_coefficients(
         not isinstance(target, Target)
         or (target.same_sign and not target.has_free_index)
     )
-    if executor is not None and not isinstance(executor, concurrent.futures.Executor):
-        raise ParameterError(
-            f"executor={executor!r} is not a concurrent.futures.Executor"
-        )
-    deadline_at = None if time_limit is None else time.monotonic() + time_limit
-
-    def check_time() -> None:
-        if deadline_at is not None and time.monotonic() > deadline_at:
-            raise TimeLimitError(
-                f"time limit of {time_limit} s reached before order {order}"
-            )
+    _checked_executor(executor)
+    deadline_at, check_time = _clock(time_limit, order)
 
     from feynflow.cache import encode_coefficients
 
     store = _open_cache(cache)
-    stored = []
-    for s in range(order + 1):
-        found = store.get(
-            _cache_key(nu, symmetric, target, leading, s), decode=_decode_one_order
-        )
-        if found is None:
-            break
-        stored.append(found[0])
+    stored = _stored_orders(
+        store,
+        [_cache_key(nu, symmetric, target, leading, s) for s in range(order + 1)],
+        progress,
+    )
     if len(stored) == order + 1:
-        if progress is not None:
-            for s in range(order + 1):
-                progress(s, order)
         return stored
 
     coefficients: list[sympy.Poly] = []
@@ -455,20 +537,10 @@ def loss_coefficients(
             finish_order(s, terms)
         return coefficients
 
-    workers = getattr(executor, "_max_workers", None) or 4
-    pieces = 1 if executor is None else 4 * workers
     generator = step_generator(nu, symmetric, target)
-    power = generator
-    for s in range(order + 1):
-        if s:
-            merged: dict[Diagram, Fraction] = {}
-            chunks = _chunks(list(power.items()), pieces)
-            for part in _run_tasks(
-                executor, _merge_chunk, chunks, (generator,), check_time, deadline_at
-            ):
-                _add_into(merged, part)
-            power = DiagramSum._trusted(merged)
-        check_time()
+    for s, power, pieces in _powers(
+        generator, order, executor, check_time, deadline_at
+    ):
         sign = -1 if s % 2 else 1
         terms: dict[tuple[int, int, int], Fraction] = {}
         chunks = _chunks(sorted(power.items()), pieces)
@@ -486,3 +558,133 @@ def loss_coefficients(
         logger.info("order %d: %d diagram classes", s, len(power))
         finish_order(s, terms)
     return coefficients
+
+
+def leading_coefficients(
+    nu: int,
+    order: int,
+    alpha,
+    symmetric: bool = True,
+    target: str = "identity",
+    time_limit: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    cache=None,
+) -> list[sympy.Poly]:
+    """The terms of ``Y_0, ..., Y_order`` that lead under one scaling.
+
+    Under ``p ~ a^alpha_p``, ``H ~ a^alpha_H``, ``sigma ~ a^alpha_sigma``
+    (``a -> infinity``) the monomial ``p^q H^n sigma^(2l)`` grows like
+    ``a^(alpha_p q + alpha_H n + 2 alpha_sigma l)``.  Returned for each ``s``
+    are the monomials of ``Y_s`` with the largest exponent (all of them when
+    several tie: a face of the Pareto polygon), with their exact
+    coefficients: the same as
+    ``feynflow.asymptotics.leading_terms(loss_coefficients(...)[s], alpha)``,
+    so the pure-target constant of ``Y_0`` is left out.
+
+    Only that face is computed: pairings and diagrams whose bound (see
+    `feynflow.wick.linear_bound`) lies below the best exponent found are
+    never followed, which is much sharper than keeping whole Pareto fronts.
+    Free evolution at a vertex of the polygon (``target="zero"``) reaches
+    two to three orders more than `loss_coefficients` in leading mode.
+
+    Parameters
+    ----------
+    nu, order, symmetric, target, time_limit, progress, executor, cache
+        As for `loss_coefficients`.
+    alpha : sequence of three exact rationals
+        ``(alpha_p, alpha_H, alpha_sigma)`` with ``alpha_p, alpha_H > 0``;
+        strings like ``"-1/2"`` are accepted.
+
+    Returns
+    -------
+    list of sympy.Poly
+        Polynomials in ``(p, H, sigma)``; zero where ``Y_s`` has no term
+        with ``sigma``.
+
+    Raises
+    ------
+    ParameterError
+        For a bad ``alpha`` and as for `loss_coefficients`.
+    TimeLimitError
+        When ``time_limit`` runs out.
+
+    Examples
+    --------
+    >>> from feynflow.expansion import leading_coefficients
+    >>> y = leading_coefficients(3, 2, (2, 1, 0), symmetric=False, target="zero")
+    >>> [c.as_expr() for c in y]
+    [H*p**3*sigma**6/2, -3*H*p**5*sigma**10, 30*H*p**7*sigma**14]
+    """
+    from feynflow.asymptotics import _check_alpha, leading_terms
+
+    exact = _check_alpha(alpha)
+    nu, order = check_nu(nu), check_order(order)
+    target = check_target(target, nu)
+    scale = 1
+    for value in exact:
+        scale = scale * value.denominator // math.gcd(scale, value.denominator)
+    weights = tuple(int(value * scale) for value in exact)
+    common = math.gcd(*weights)
+    weights = tuple(w // common for w in weights)
+    # Exactness of the cut needs what the pruning of leading mode needs:
+    # monomials never cancel and every p-node has edges (see there).
+    direct = not isinstance(target, Target) or (
+        target.kind != "modadd" and target.same_sign and not target.has_free_index
+    )
+    if not direct or merger_fronts_applies(nu, symmetric, target):
+        # Every leading term is Pareto-optimal: filter the exact fronts.
+        fronts = loss_coefficients(
+            nu,
+            order,
+            symmetric=symmetric,
+            target=target,
+            leading=True,
+            time_limit=time_limit,
+            progress=progress,
+            executor=executor,
+            cache=cache,
+        )
+        return [_face_poly(leading_terms(poly, exact)) for poly in fronts]
+    _checked_executor(executor)
+    deadline_at, check_time = _clock(time_limit, order)
+
+    from feynflow.cache import encode_coefficients
+
+    store = _open_cache(cache)
+    keys = [
+        _cache_key(nu, symmetric, target, True, s, weights) for s in range(order + 1)
+    ]
+    found = _stored_orders(store, keys, progress)
+    if len(found) == order + 1:
+        return found
+    stored = len(found)
+    coefficients: list[sympy.Poly] = []
+    generator = step_generator(nu, symmetric, target)
+    for s, power, pieces in _powers(
+        generator, order, executor, check_time, deadline_at
+    ):
+        sign = -1 if s % 2 else 1
+        best = None
+        terms: dict[tuple[int, int, int], Fraction] = {}
+        chunks = _chunks(sorted(power.items()), pieces)
+        for top, part in _run_tasks(
+            executor, _face_chunk, chunks, (sign, weights), check_time, deadline_at
+        ):
+            if top is None or (best is not None and top < best):
+                continue
+            if best is None or top > best:
+                best, terms = top, {}
+            _add_into(terms, part)
+        poly = ph_sigma_poly({k: c for k, c in terms.items() if c})
+        coefficients.append(poly)
+        if s >= stored:
+            store.put(keys[s], encode_coefficients([poly]))
+        if progress is not None:
+            progress(s, order)
+    return coefficients
+
+
+def _face_poly(terms) -> sympy.Poly:
+    """A ``sympy.Poly`` of `feynflow.asymptotics.ParetoTerm` objects."""
+    return ph_sigma_poly({(t.q, t.n, t.sigma_power): Fraction(t.coeff) for t in terms})

@@ -327,6 +327,32 @@ def _loss_coefficients(
 # Free evolution.
 
 
+def _vertex_coefficients(nu, order, symmetric, face, time_limit, progress, cache):
+    """Free-evolution terms of ``Y_0..Y_order`` at point A or point B.
+
+    Point A is the Pareto term with the fewest H-nodes, which is the one of
+    most p-nodes (and, among those, most H-nodes); point B the one with the
+    most H-nodes (and most p-nodes).  Both are found as the terms leading
+    under a lexicographic scaling: ``D^{*(s+1)}`` has ``s + 2`` H-nodes and
+    fewer than ``nu (s + 1) + 1`` p-nodes, so the weights below never let
+    the second exponent outweigh the first.
+    """
+    from feynflow.expansion import leading_coefficients
+
+    lexicographic = (order + 3, 1) if face == "under" else (1, nu * (order + 1) + 1)
+    alpha = (*lexicographic, 0)
+    return leading_coefficients(
+        nu,
+        order,
+        alpha,
+        symmetric=symmetric,
+        target="zero",
+        time_limit=time_limit,
+        progress=progress,
+        cache=cache,
+    )
+
+
 def derive_free(
     nu: int,
     symmetric: bool,
@@ -387,13 +413,15 @@ def derive_free(
     -----
     At one vertex the normalised coefficients obey a first-order recurrence
     with linear coefficients (four unknowns); with ``order = 4`` it is
-    accepted on one spare equation, and the series check and the comparison
-    with SPEC's formulas are what make it trustworthy.  SYM with odd ``nu``
-    is accepted at point A only, where the data give the SYM even formula.
+    accepted on one spare equation (three with ``order = 6``), and the
+    series check and the comparison with SPEC's formulas are what make it
+    trustworthy.  SYM with odd ``nu`` is accepted at point A only, where the
+    data give the SYM even formula.
 
-    The cost is that of enumerating ``Y_0..Y_order`` (seconds for
-    ``order = 4``, tens of seconds for 5 at ``nu = 3, 4``); the guess and the
-    PDE take well under a second.
+    At a vertex only the terms of that vertex are enumerated (see
+    `feynflow.expansion.leading_coefficients`): ``order = 6`` takes seconds
+    to tens of seconds at ``nu = 3`` and minutes for ASYM ``nu = 4``; the
+    guess and the PDE take well under a second.
 
     References
     ----------
@@ -407,9 +435,12 @@ def derive_free(
     case = faces[face]
     check_case(case, nu, symmetric)
     order = _check_order(order if order is not None else DEFAULT_ORDERS[case], 4)
-    Y = _loss_coefficients(nu, order, symmetric, "zero", time_limit, progress, cache)
     if face == "general":
+        Y = _loss_coefficients(
+            nu, order, symmetric, "zero", time_limit, progress, cache
+        )
         return _derive_free_segment(nu, Y, order)
+    Y = _vertex_coefficients(nu, order, symmetric, face, time_limit, progress, cache)
 
     picked = []
     for s, poly in enumerate(Y):
@@ -425,7 +456,8 @@ def derive_free(
             )
         picked.append((candidates[0], terms[candidates[0]]))
     monomials = [m for m, _ in picked]
-    step = _geometric_ratio(monomials, f"point {'A' if face == 'under' else 'B'}")
+    point = "A" if face == "under" else "B"
+    step = _geometric_ratio(monomials, f"point {point}")
     a0 = picked[0][1]
     values = [c / (a0 * math.factorial(s)) for s, (_, c) in enumerate(picked)]
     recurrence, pde, solution = _solve_sequence(values, min_excess=1)
@@ -437,9 +469,8 @@ def derive_free(
         sympy.Rational(c.numerator, c.denominator) * _monomial(m) for m, c in picked
     ]
     series = _compare_series(loss, expected, order)
-    point = "A" if face == "under" else "B"
     steps = [
-        f"enumerated Y_0..Y_{order} (zero target, leading terms)",
+        f"enumerated Y_0..Y_{order} (zero target, terms at point {point})",
         f"point {point}: Y_s ~ a_s * {_monomial(monomials[0])} * ({_monomial(step)})^s",
         f"c_s = a_s / (a_0 s!) = {[str(v) for v in values]}",
         f"recurrence found: {recurrence}",

@@ -40,6 +40,8 @@ __all__ = [
     "class_bound",
     "diagram_bound",
     "strictly_dominated",
+    "face_counts",
+    "linear_bound",
     "PHPolynomial",
 ]
 
@@ -52,6 +54,8 @@ PHPolynomial = dict[tuple[int, int], int]
 _memo: dict[tuple, PHPolynomial] = {}
 # Pareto fronts of the same graphs, for the leading-only mode.
 _leading_memo: dict[tuple, PHPolynomial] = {}
+# Top faces ``(best, counts)`` under integer weights, keyed by (weights, key).
+_face_memo: dict[tuple, tuple[int | None, PHPolynomial]] = {}
 _memo_lock = threading.Lock()
 
 # Monotonic time after which averaging stops (see `deadline`); only states
@@ -86,6 +90,7 @@ def clear_wick_cache() -> None:
     with _memo_lock:
         _memo.clear()
         _leading_memo.clear()
+        _face_memo.clear()
 
 
 def _number_by_size(groups: dict, kind: str, first: int, cells, shape) -> dict:
@@ -405,6 +410,28 @@ def _contract(n_h, n_p, edges, first, h_f, i_f):
     return isolated, (n_h - len(gone_h), n_p - len(gone_p), rest)
 
 
+def _first_edge(n_h: int, n_p: int, edges, counts: dict[int, int]) -> int:
+    """The edge to pair first: of the rarest colour, at a node of least degree.
+
+    The rarest colour gives the fewest branches, and the node of least degree
+    is soon left without edges, so states shrink fast.  ``counts`` holds the
+    number of edges of each colour.
+    """
+    degree_h = [0] * n_h
+    degree_p = [0] * n_p
+    for h, i, _ in edges:
+        degree_h[h] += 1
+        degree_p[i] += 1
+    return min(
+        range(len(edges)),
+        key=lambda k: (
+            counts[edges[k][2]],
+            min(degree_h[edges[k][0]], degree_p[edges[k][1]]),
+            k,
+        ),
+    )
+
+
 def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
     """Average of a graph with at least one edge and no node without edges.
 
@@ -439,21 +466,7 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
             memo[key] = {}
         return {}
 
-    # Pair an edge of the rarest colour (fewest branches) at a node of least
-    # degree (the node is soon left without edges, so states shrink fast).
-    degree_h = [0] * n_h
-    degree_p = [0] * n_p
-    for h, i, _ in edges:
-        degree_h[h] += 1
-        degree_p[i] += 1
-    first = min(
-        range(len(edges)),
-        key=lambda k: (
-            counts[edges[k][2]],
-            min(degree_h[edges[k][0]], degree_p[edges[k][1]]),
-            k,
-        ),
-    )
+    first = _first_edge(n_h, n_p, edges, counts)
     branches = [
         (weight, *_contract(n_h, n_p, edges, first, h_f, i_f))
         for h_f, i_f, weight in _bundle_partners(n_h, n_p, edges, first)
@@ -501,6 +514,101 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
     return value
 
 
+def _compact_bound(n_h: int, n_p: int, edges, weights: tuple[int, int]) -> int:
+    """`linear_bound` of a graph with edges and no node without edges.
+
+    A pairing of ``E`` edges leaves
+    classes that each keep at least one of the ``E/2`` contracted edges, so
+    ``q, n <= E/2``, and ``q + n <= E/2 + c`` for ``c`` components (see
+    `class_bound`).  A class has even degree in every colour, so nodes of
+    odd degree in some colour (odd nodes) are never alone: at most
+    ``even + odd/2`` classes of each kind.  There is at least one H-class,
+    and when every p-node carries a single colour (ASYM) p-nodes of
+    different colours are never identified, so there are at least as many
+    p-classes as colours.  The bound maximises the weighted sum over these
+    constraints.
+    """
+    wq, wn = weights
+    half = len(edges) // 2
+    total = min(half + _count_components(n_h, n_p, edges), n_h + n_p)
+    parity_p = [0] * n_p
+    parity_h = [0] * n_h
+    colours_at: list[set[int]] = [set() for _ in range(n_p)]
+    for h, i, colour in edges:
+        bit = 1 << colour
+        parity_p[i] ^= bit
+        parity_h[h] ^= bit
+        colours_at[i].add(colour)
+    odd_p = sum(1 for x in parity_p if x)
+    odd_h = sum(1 for x in parity_h if x)
+    if all(len(c) == 1 for c in colours_at):
+        least_q = len({colour for _, _, colour in edges})
+    else:
+        least_q = 1
+    most_q = min(n_p - odd_p + odd_p // 2, half, total - 1)
+    most_n = min(n_h - odd_h + odd_h // 2, half, total - least_q)
+    if wq >= wn:
+        return wq * most_q + wn * min(most_n, total - most_q)
+    return wn * most_n + wq * min(most_q, total - most_n)
+
+
+def _state_face(
+    n_h: int, n_p: int, edges, weights: tuple[int, int]
+) -> tuple[int | None, PHPolynomial]:
+    """Pairings of a graph maximising ``wq*q + wn*n``: the maximum and counts.
+
+    The recursion of `_state_value`, keeping only the monomials of largest
+    weighted degree.  Counts are positive, so the top face of a sum is the
+    sum of the top faces of the branches reaching its maximum, and a branch
+    whose bound (see `linear_bound`) lies below a maximum already found is
+    skipped.
+    Returns ``(None, {})`` when the graph has no pairing.
+    """
+    key = (weights, _state_key(n_h, n_p, edges))
+    cached = _face_memo.get(key)
+    if cached is not None:
+        return cached
+    check_deadline()
+    counts: dict[int, int] = {}
+    for _, _, colour in edges:
+        counts[colour] = counts.get(colour, 0) + 1
+    if any(count % 2 for count in counts.values()):
+        with _memo_lock:
+            _face_memo[key] = (None, {})
+        return None, {}
+    first = _first_edge(n_h, n_p, edges, counts)
+    wq, wn = weights
+    branches = []
+    for h_f, i_f, weight in _bundle_partners(n_h, n_p, edges, first):
+        isolated, state = _contract(n_h, n_p, edges, first, h_f, i_f)
+        shift = wq * isolated[0] + wn * isolated[1]
+        bound = shift + (_compact_bound(*state, weights) if state[2] else 0)
+        branches.append((bound, shift, weight, isolated, state))
+    branches.sort(key=lambda branch: -branch[0])
+    best: int | None = None
+    value: PHPolynomial = {}
+    for bound, shift, weight, isolated, state in branches:
+        if best is not None and bound < best:
+            break
+        if state[2]:
+            top, counts_below = _state_face(*state, weights)
+            if top is None:
+                continue
+            top += shift
+        else:
+            top, counts_below = shift, {(0, 0): 1}
+        if best is None or top > best:
+            best, value = top, {}
+        if top == best:
+            for (q, n), c in counts_below.items():
+                monomial = (q + isolated[0], n + isolated[1])
+                value[monomial] = value.get(monomial, 0) + weight * c
+    result = (best, value)
+    with _memo_lock:
+        _face_memo[key] = result
+    return result
+
+
 def _contract_targets(diagram: Diagram) -> tuple[int, int, tuple[Edge, ...]]:
     """Identify the p-nodes of every target hyper-edge (a Kronecker delta)."""
     if not diagram.targets:
@@ -537,6 +645,81 @@ def wick_counts(diagram: Diagram, leading: bool = False) -> PHPolynomial:
     if not isinstance(diagram, Diagram):
         raise ParameterError(f"{diagram!r} is not a Diagram")
     return dict(_graph_value(*_contract_targets(diagram), leading=leading))
+
+
+def face_counts(diagram: Diagram, weights: tuple[int, int]) -> PHPolynomial:
+    """Pairings of ``diagram`` whose ``(q, n)`` maximise ``wq*q + wn*n``.
+
+    Returns ``{(q, n): count}`` for the monomials of the average on the top
+    face of its Newton polygon in the direction ``weights = (wq, wn)``
+    (positive integers), with exact counts; empty if the diagram has no
+    pairing.  Equal to the terms of `wick_counts` of largest weighted degree,
+    found without the others.
+
+    Examples
+    --------
+    >>> from feynflow.diagrams import d_diagram
+    >>> face_counts(d_diagram(2, symmetric=True), (2, 1))
+    {(2, 1): 1}
+    >>> sorted(face_counts(d_diagram(2, symmetric=True), (1, 1)).items())
+    [((1, 2), 1), ((2, 1), 1)]
+    """
+    if not isinstance(diagram, Diagram):
+        raise ParameterError(f"{diagram!r} is not a Diagram")
+    return _face_of(*_contract_targets(diagram), _check_weights(weights))[1]
+
+
+def _check_weights(weights) -> tuple[int, int]:
+    try:
+        wq, wn = weights
+    except (TypeError, ValueError):
+        raise ParameterError(f"weights={weights!r} is not a pair (wq, wn)") from None
+    if not all(
+        isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in (wq, wn)
+    ):
+        raise ParameterError(
+            f"weights={weights!r} is not allowed; use two positive integers"
+        )
+    return wq, wn
+
+
+def _face_of(n_h, n_p, edges, weights) -> tuple[int | None, PHPolynomial]:
+    """`_state_face` of any graph, nodes without edges included."""
+    isolated, state = _compact(n_h, n_p, edges)
+    offset = weights[0] * isolated[0] + weights[1] * isolated[1]
+    if state is None:
+        return offset, {isolated: 1}
+    top, value = _state_face(*state, weights)
+    if top is None:
+        return None, {}
+    return top + offset, _shift(value, isolated)
+
+
+def linear_bound(n_h: int, n_p: int, edges, weights: tuple[int, int]) -> int:
+    """Upper bound on ``wq*q + wn*n`` over the pairings of a graph.
+
+    ``weights = (wq, wn)`` are positive integers.  Nodes without edges count
+    once each.  Among the rest, a pairing of ``E`` edges leaves classes that
+    each keep at least one of the ``E/2`` contracted edges, so
+    ``q, n <= E/2``, and ``q + n <= E/2 + c`` for ``c`` components (see
+    `class_bound`).  A class has even degree in every colour, so nodes of
+    odd degree in some colour are never alone: at most ``even + odd/2``
+    classes of each kind.  There is at least one H-class, and when every
+    p-node carries a single colour (ASYM) p-nodes of different colours are
+    never identified, so there are at least as many p-classes as colours.
+    The bound maximises the weighted sum under these constraints.
+
+    Examples
+    --------
+    >>> linear_bound(1, 1, [(0, 0, 0), (0, 0, 0)], (1, 1))
+    2
+    >>> linear_bound(2, 1, [(0, 0, 0), (1, 0, 0)], (1, 5))
+    6
+    """
+    weights = _check_weights(weights)
+    isolated, state = _compact(n_h, n_p, edges)
+    offset = weights[0] * isolated[0] + weights[1] * isolated[1]
+    return offset if state is None else offset + _compact_bound(*state, weights)
 
 
 def wick_expectation(diagram: Diagram | DiagramSum) -> sympy.Poly:

@@ -155,3 +155,109 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_cache_usable(tmp_path, jobs):
             for t in entry["terms"]
         )
         assert sympy.expand(rebuilt - poly.as_expr()) == 0
+
+
+def test_a_pool_whose_reader_hangs_is_recorded_not_waited_for(monkeypatch):
+    # A worker terminated while sending a result leaves the pool's reader
+    # waiting for the rest for ever; stop_pool must not hang on it, and must
+    # record the pool so that the command line exits without joining it.
+    import threading
+
+    from feynflow.cli import _common
+
+    release = threading.Event()
+    reader = threading.Thread(target=release.wait, daemon=True)
+    reader.start()
+
+    class StuckPool:
+        _processes: dict = {}
+        _executor_manager_thread = reader
+
+        def shutdown(self, wait=True, cancel_futures=False):
+            assert not wait and cancel_futures
+
+    monkeypatch.setattr(_common, "READER_WAIT", 0.05)
+    monkeypatch.setattr(_common, "stuck_pools", [])
+    pool = StuckPool()
+    _common.stop_pool(pool)
+    assert _common.stuck_pools == [pool]
+    release.set()
+    reader.join()
+    healthy = StuckPool()
+    healthy._executor_manager_thread = reader
+    _common.stop_pool(healthy)
+    assert _common.stuck_pools == [pool]
+
+
+@pytest.mark.parametrize(
+    "scenario, target, alpha",
+    [
+        ("--asym", "identity", ("1", "2", "-3/4")),
+        ("--sym", "identity", ("1", "1", "-1/2")),
+        ("--asym", "zero", ("2", "1", "0")),
+    ],
+)
+def test_alpha_keeps_exactly_the_terms_leading_under_that_scaling(
+    capsys, scenario, target, alpha
+):
+    from fractions import Fraction
+
+    base = ["coefficients", "--nu", "2", scenario, "--order", "3", "--target", target]
+    assert main([*base, "--format", "json", "--no-cache"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert main([*base, "--format", "json", "--no-cache", "--alpha", *alpha]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["leading"] is True and data["alpha"] == list(alpha)
+    weights = [Fraction(a) for a in alpha]
+    for every, chosen in zip(full["coefficients"], data["coefficients"], strict=True):
+        terms = [t for t in every["terms"] if t["sigma"] > 0]
+        growth = [
+            weights[0] * t["p"] + weights[1] * t["H"] + weights[2] * t["sigma"]
+            for t in terms
+        ]
+        expected = [t for t, g in zip(terms, growth, strict=True) if g == max(growth)]
+        key = lambda t: (t["p"], t["H"], t["sigma"])  # noqa: E731
+        assert sorted(chosen["terms"], key=key) == sorted(expected, key=key)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--alpha", "0", "1", "0"], "AP and AH must be > 0"),
+        (["--alpha", "1", "-1/2", "0"], "AP and AH must be > 0"),
+        (["--alpha", "1", "1/0", "0"], "not a rational number"),
+        (["--alpha", "1", "1"], "expected 3 arguments"),
+        (["--alpha", "1", "1", "0", "--leading"], "do not go together"),
+        (["--alpha", "1", "1", "0", "--p-value", "3"], "do not go together"),
+    ],
+)
+def test_bad_alpha_gets_one_line_and_status_2(extra, message):
+    result = run_cli("coefficients", "--nu", "2", "--sym", "--order", "1", *extra)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_turned_into_another_error_by_an_extension_is_an_interruption(
+    monkeypatch, capsys
+):
+    # pynauty reports a KeyboardInterrupt raised while it reads an attribute
+    # as a TypeError; the command line must still say "interrupted".
+    import os
+    import signal
+    import time
+
+    import feynflow.cli.coefficients as command
+
+    def interrupted_in_c(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise TypeError("missing 'vertex_coloring' attribute") from None
+
+    monkeypatch.setattr(command, "run", interrupted_in_c)
+    status = main(["coefficients", "--nu", "2", "--sym", "--order", "1"])
+    assert status == 130
+    assert capsys.readouterr().err.strip() == "feynflow: interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -115,6 +115,27 @@ def test_point_a_counts_follow_the_spec_flower_recurrence(nu, symmetric):
     assert derivation.recurrence.check(spec_data).agrees
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "face, nu, symmetric, order",
+    [
+        ("under", 3, False, 6),
+        ("over", 3, False, 6),
+        ("under", 3, True, 6),
+        ("under", 4, False, 5),
+        ("over", 4, False, 5),
+    ],
+)
+def test_free_vertices_derive_spec_from_six_orders(face, nu, symmetric, order):
+    # The recurrence is found on data with three spare equations (order 6),
+    # and the series check covers every enumerated order.
+    derivation = derive_free(nu, symmetric, face, order=order)
+    assert derivation.series_check.agrees
+    assert derivation.series_check.orders == order
+    spec = spec_free_under if face == "under" else spec_free_over
+    assert_equal_at_random_points(derivation.loss, spec(nu, symmetric))
+
+
 def test_free_segment_sym_nu4_matches_spec_formula_and_recurrence():
     nu = 4
     derivation = derive_free(nu, True, "general", order=4)
@@ -494,20 +515,26 @@ def test_free_under_closed_form_follows_the_simulated_flow(nu, p_value, H_value)
     assert np.max(np.abs(shape - theory / theory[0])) < 0.02
 
 
-def test_points_a_and_b_share_one_cached_enumeration(tmp_path):
+def test_vertex_derivations_store_their_orders_and_read_them_back(tmp_path):
     from feynflow.cache import CoefficientCache
-    from feynflow.expansion import loss_coefficients
+    from feynflow.expansion import leading_coefficients
     from feynflow.solutions import derive
 
     path = tmp_path / "coefficients.sqlite"
     under = derive("free-under", nu=3, symmetric=False, order=4, cache=path)
     stored = CoefficientCache(path).info()["entries"]
-    # Point B reads the five stored orders and adds none.
+    assert stored == 5
+    # A second derivation reads the five stored orders and adds none.
+    again = derive("free-under", nu=3, symmetric=False, order=4, cache=path)
+    assert CoefficientCache(path).info()["entries"] == stored
+    assert again.loss == under.loss and again.series_check.agrees
+    # Point B enumerates its own vertex: five more orders.
     over = derive("free-over", nu=3, symmetric=False, order=4, cache=path)
-    assert CoefficientCache(path).info()["entries"] == stored == 5
-    assert under.series_check.agrees and over.series_check.agrees
-    fresh = loss_coefficients(3, 4, symmetric=False, target="zero", leading=True)
-    cached = loss_coefficients(
-        3, 4, symmetric=False, target="zero", leading=True, cache=path
+    assert CoefficientCache(path).info()["entries"] == 2 * stored
+    assert over.series_check.agrees
+    alpha = (7, 1, 0)
+    fresh = leading_coefficients(3, 4, alpha, symmetric=False, target="zero")
+    cached = leading_coefficients(
+        3, 4, alpha, symmetric=False, target="zero", cache=path
     )
     assert cached == fresh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import sympy
@@ -11,6 +12,7 @@ from feynflow.cli._common import (
     add_scenario_arguments,
     add_time_limit_argument,
     checked_target,
+    fraction,
     jobs_argument,
     nonnegative_int,
     order_progress,
@@ -22,6 +24,7 @@ from feynflow.cli._common import (
     worker_pool,
 )
 from feynflow.cli.cache import add_cache_arguments, cache_from_arguments
+from feynflow.errors import ParameterError
 
 ORDER = 10
 
@@ -61,7 +64,20 @@ def register(subparsers) -> None:
         action="store_true",
         help="only the Pareto-optimal terms of each Y_s",
     )
+    parser.add_argument(
+        "--alpha",
+        nargs=3,
+        type=fraction,
+        default=None,
+        metavar=("AP", "AH", "AS"),
+        help=(
+            "only the terms of each Y_s that lead when p ~ a^AP, H ~ a^AH, "
+            "sigma ~ a^AS (AP, AH > 0; integers or fractions like -1/2)"
+        ),
+    )
     parser.add_argument("--format", choices=("table", "json", "latex"), default="table")
+    # argparse would read "-1/2" as an option; let fractions count as numbers.
+    parser._negative_number_matcher = re.compile(r"^-[\d.]")
     parser.add_argument(
         "--jobs",
         type=jobs_argument,
@@ -75,8 +91,11 @@ def register(subparsers) -> None:
 
 
 def compute_coefficients(args: argparse.Namespace, target) -> list:
-    """Run `loss_coefficients` as the arguments ask: progress, jobs, cache."""
-    from feynflow.expansion import loss_coefficients
+    """Run `loss_coefficients` as the arguments ask: progress, jobs, cache.
+
+    With ``--alpha``, `leading_coefficients` instead.
+    """
+    from feynflow.expansion import leading_coefficients, loss_coefficients
 
     executor = None
     if args.jobs > 1:
@@ -86,6 +105,18 @@ def compute_coefficients(args: argparse.Namespace, target) -> list:
             cache_from_arguments(args) as cache,
             order_progress(args.order + 1) as progress,
         ):
+            if args.alpha is not None:
+                return leading_coefficients(
+                    args.nu,
+                    args.order,
+                    tuple(args.alpha),
+                    symmetric=args.symmetric,
+                    target=target,
+                    time_limit=args.time_limit,
+                    progress=progress,
+                    executor=executor,
+                    cache=cache,
+                )
             return loss_coefficients(
                 args.nu,
                 args.order,
@@ -131,7 +162,23 @@ def run(args: argparse.Namespace) -> int:
     target = checked_target(args.target, args.nu)
     name = str(target)
     extra: dict = {}
-    if name == "modadd":
+    if args.alpha is not None:
+        if args.alpha[0] <= 0 or args.alpha[1] <= 0:
+            raise ParameterError(
+                f"--alpha {' '.join(map(str, args.alpha))} is not allowed; "
+                "AP and AH must be > 0"
+            )
+        if args.p_value is not None:
+            raise ParameterError(
+                "--alpha and --p-value do not go together: a scaling needs p to grow"
+            )
+        if args.leading:
+            raise ParameterError(
+                "--leading and --alpha do not go together: --alpha keeps "
+                "only the terms leading under that scaling"
+            )
+        extra["alpha"] = [str(a) for a in args.alpha]
+    if name == "modadd" and args.alpha is None:
         result = _modadd_coefficients(args)
         polys = result.coefficients
         if args.p_value is None:
@@ -151,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         if args.p_value is not None:
             polys = [_without_p(poly, args.p_value) for poly in polys]
     if args.p_value is not None:
-        extra = {"p_value": args.p_value}
+        extra["p_value"] = args.p_value
 
     if args.format == "json":
         coefficients = []
@@ -167,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
                 "scenario": scenario_name(args.symmetric),
                 "target": name,
                 "order": args.order,
-                "leading": bool(args.leading),
+                "leading": bool(args.leading or args.alpha is not None),
                 **extra,
                 "coefficients": coefficients,
             }
