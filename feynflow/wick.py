@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import Counter
 from fractions import Fraction
 
 import pynauty
@@ -125,13 +126,13 @@ def _state_key(n_h: int, n_p: int, edges) -> tuple:
     are alike); and nauty, which would otherwise search through every
     permutation of the twins, gets a graph without that symmetry.
     """
-    colours_of: dict[tuple[int, int], list[int]] = {}
-    for h, i, colour in edges:
-        colours_of.setdefault((h, i), []).append(colour)
+    # Counting equal edges first (in C) leaves one step per bundle colour.
+    colours_of: dict[tuple[int, int], tuple[int, ...]] = {}
+    for (h, i, colour), count in sorted(Counter(edges).items()):
+        colours_of[h, i] = colours_of.get((h, i), ()) + (colour,) * count
     p_bundles: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
     for (h, i), colours in colours_of.items():
-        colours.sort()
-        p_bundles.setdefault(i, []).append((h, tuple(colours)))
+        p_bundles.setdefault(i, []).append((h, colours))
     # p-twin classes, numbered 0, 1, ... in order of first appearance.
     p_class: dict[tuple, int] = {}
     p_size: list[int] = []

@@ -175,3 +175,22 @@ def test_pareto_refuses_negative_order(capsys):
     code, err = run_error(["pareto", "--nu", "2", "--asym", "--order", "-1"], capsys)
     assert code == 2
     assert "must be >= 0" in err and len(err.strip().splitlines()) == 1
+
+
+def test_pareto_with_worker_processes_equals_one_process():
+    import json
+    import subprocess
+    import sys
+
+    def fronts(*extra):
+        result = subprocess.run(
+            [sys.executable, "-m", "feynflow", "pareto", "--nu", "3", "--asym"]
+            + ["--order", "3", "--format", "json", *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert fronts("--jobs", "2") == fronts()

@@ -32,10 +32,13 @@ from feynflow.cli._common import (
     check_plot_path,
     checked_target,
     fraction,
+    jobs_argument,
     nonnegative_int,
     order_progress,
     print_json,
     scenario_name,
+    stop_pool,
+    worker_pool,
 )
 
 __all__ = ["register", "run", "ORDER"]
@@ -73,6 +76,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pareto.add_argument("--format", choices=("json", "table"), default="table")
     pareto.add_argument(
         "--plot", metavar="FILE.png", help="save the polygon of Y_S to this file"
+    )
+    pareto.add_argument(
+        "--jobs",
+        type=jobs_argument,
+        default=1,
+        metavar="N",
+        help="local worker processes for the enumeration (default 1)",
     )
     add_time_limit_argument(pareto)
     pareto.set_defaults(func=run)
@@ -129,16 +139,22 @@ def _run_pareto(args: argparse.Namespace) -> int:
     args.target = str(checked_target(args.target, args.nu))
     check_plot_path(args.plot)
 
-    with order_progress(args.order + 1) as progress:
-        coefficients = loss_coefficients(
-            args.nu,
-            args.order,
-            symmetric=args.symmetric,
-            target=args.target,
-            leading=True,
-            time_limit=args.time_limit,
-            progress=progress,
-        )
+    executor = worker_pool(args.jobs) if args.jobs > 1 else None
+    try:
+        with order_progress(args.order + 1) as progress:
+            coefficients = loss_coefficients(
+                args.nu,
+                args.order,
+                symmetric=args.symmetric,
+                target=args.target,
+                leading=True,
+                time_limit=args.time_limit,
+                progress=progress,
+                executor=executor,
+            )
+    finally:
+        if executor is not None:
+            stop_pool(executor)
 
     conjectured = args.symmetric and args.nu % 2 == 1 and args.target == "identity"
     fronts = []
