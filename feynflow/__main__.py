@@ -6,7 +6,10 @@ try:
     from feynflow.cli import main
 except KeyboardInterrupt:
     # Ctrl-C while the package is still being imported.
+    import os
+
     print("feynflow: interrupted", file=sys.stderr)
-    sys.exit(130)
+    sys.stderr.flush()
+    os._exit(130)
 
 sys.exit(main())

@@ -798,6 +798,11 @@ def pareto_polygon(
 
 
 def _check_alpha(alpha: Sequence[object]) -> Exponents:
+    # A string or a set is iterable too, but "110" or {1, 2, 3} is no triple.
+    if isinstance(alpha, (str, bytes, set, frozenset, dict)):
+        raise ParameterError(
+            f"alpha={alpha!r} is not a triple (alpha_p, alpha_H, alpha_sigma)"
+        )
     try:
         values = tuple(alpha)
     except TypeError:

@@ -58,6 +58,7 @@ __all__ = [
     "loss_diagrams",
     "step_generator",
     "check_order",
+    "check_symmetric",
     "check_target",
     "pareto_optimal",
 ]
@@ -94,6 +95,15 @@ def check_target(target: object, nu: int | None = None) -> str | Target:
     if parsed.name in TARGETS:
         return parsed.name
     return parsed
+
+
+def check_symmetric(symmetric: object) -> bool:
+    """Validate the scenario flag: True (SYM) or False (ASYM)."""
+    if isinstance(symmetric, str) or symmetric not in (True, False):
+        raise ParameterError(
+            f"symmetric={symmetric!r} is not allowed; use True (SYM) or False (ASYM)"
+        )
+    return bool(symmetric)
 
 
 def check_order(order: object) -> int:
@@ -293,6 +303,7 @@ def _run_tasks(executor, function, chunks, extra, check_time, end=None) -> list:
                     results.append(future.result(timeout=0.5))
                     break
                 except concurrent.futures.TimeoutError:
+                    check_deadline()
                     check_time()
         return results
     except BaseException:
@@ -311,6 +322,16 @@ def _checked_executor(executor):
 
 def _clock(time_limit: float | None, order: int):
     """The monotonic end of a run and a function raising once it has passed."""
+    if time_limit is not None and (
+        isinstance(time_limit, bool)
+        or not isinstance(time_limit, numbers.Real)
+        or not time_limit > 0
+        or time_limit == float("inf")
+    ):
+        raise ParameterError(
+            f"time_limit={time_limit!r} is not allowed; use a finite number of "
+            "seconds > 0, or None for no limit"
+        )
     deadline_at = None if time_limit is None else time.monotonic() + time_limit
 
     def check_time() -> None:
@@ -485,7 +506,9 @@ def loss_coefficients(
     .. [1] Yarotsky, Golikov, Gusev, ICML 2026, arXiv:2602.04548, section 2.
     """
     nu, order = check_nu(nu), check_order(order)
+    symmetric = check_symmetric(symmetric)
     target = check_target(target, nu)
+    _clock(time_limit, order)
     if isinstance(target, Target) and target.kind == "modadd":
         return modadd_coefficients(
             nu,
@@ -620,7 +643,9 @@ def leading_coefficients(
 
     exact = _check_alpha(alpha)
     nu, order = check_nu(nu), check_order(order)
+    symmetric = check_symmetric(symmetric)
     target = check_target(target, nu)
+    _clock(time_limit, order)
     scale = 1
     for value in exact:
         scale = scale * value.denominator // math.gcd(scale, value.denominator)

@@ -27,7 +27,12 @@ from feynflow.diagrams import (
     class_labels,
     edge_links,
 )
-from feynflow.errors import ParameterError, TimeLimitError
+from feynflow.errors import (
+    Interrupted,
+    ParameterError,
+    TimeLimitError,
+    interrupt_requested,
+)
 from feynflow.symbols import POLY_GENS
 
 __all__ = [
@@ -65,7 +70,13 @@ _deadline: float | None = None
 
 
 def check_deadline() -> None:
-    """Raise `TimeLimitError` if the time set by `deadline` has passed."""
+    """Raise `TimeLimitError` if the time set by `deadline` has passed.
+
+    Raises `Interrupted` instead once an interruption has been requested
+    (`feynflow.errors.request_interrupt`).
+    """
+    if interrupt_requested():
+        raise Interrupted("interrupted")
     if _deadline is not None and time.monotonic() > _deadline:
         raise TimeLimitError("time limit reached")
 
@@ -670,6 +681,32 @@ def face_counts(diagram: Diagram, weights: tuple[int, int]) -> PHPolynomial:
     return _face_of(*_contract_targets(diagram), _check_weights(weights))[1]
 
 
+def _check_graph(n_h, n_p, edges) -> list[Edge]:
+    """Refuse node counts and edges that do not describe a graph."""
+    for name, value in (("n_h", n_h), ("n_p", n_p)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ParameterError(
+                f"{name}={value!r} is not allowed; use an integer >= 0"
+            )
+    checked = []
+    for edge in edges:
+        try:
+            h, i, colour = edge
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"edge {edge!r} is not a triple (h, i, colour)"
+            ) from None
+        if not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in (h, i, colour)
+        ) or not (0 <= h < n_h and 0 <= i < n_p and colour >= 0):
+            raise ParameterError(
+                f"edge {edge!r} is not allowed; use h in 0..{n_h - 1}, i in "
+                f"0..{n_p - 1} and a colour >= 0"
+            )
+        checked.append((h, i, colour))
+    return checked
+
+
 def _check_weights(weights) -> tuple[int, int]:
     try:
         wq, wn = weights
@@ -718,6 +755,7 @@ def linear_bound(n_h: int, n_p: int, edges, weights: tuple[int, int]) -> int:
     6
     """
     weights = _check_weights(weights)
+    edges = _check_graph(n_h, n_p, edges)
     isolated, state = _compact(n_h, n_p, edges)
     offset = weights[0] * isolated[0] + weights[1] * isolated[1]
     return offset if state is None else offset + _compact_bound(*state, weights)

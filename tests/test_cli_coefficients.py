@@ -261,3 +261,77 @@ def test_ctrl_c_turned_into_another_error_by_an_extension_is_an_interruption(
     assert status == 130
     assert capsys.readouterr().err.strip() == "feynflow: interrupted"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_modadd_with_alpha_keeps_its_validity_and_the_leading_terms(capsys):
+    from fractions import Fraction
+
+    base = ["coefficients", "--nu", "3", "--sym", "--order", "2"]
+    base += ["--target", "modadd", "--format", "json", "--no-cache"]
+    assert main(base) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert main([*base, "--alpha", "1", "1", "0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["exact_for"] == full["exact_for"]
+    for every, chosen in zip(full["coefficients"], data["coefficients"], strict=True):
+        terms = [t for t in every["terms"] if t["sigma"] > 0]
+        best = max(t["p"] + t["H"] for t in terms)
+        expected = [t for t in terms if t["p"] + t["H"] == best]
+        assert sorted(chosen["terms"], key=str) == sorted(expected, key=str)
+        assert all(Fraction(t["coeff"]) for t in chosen["terms"])
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0])
+def test_ctrl_c_while_commands_are_imported_exits_130(delay):
+    # Imports run dataclass and named-tuple code through exec(); CPython then
+    # ends the process by SIGINT unless the command line leaves by itself.
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feynflow", "coefficients", "--nu", "3"]
+        + ["--asym", "--order", "9", "--no-cache"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip() == "feynflow: interrupted"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_second_ctrl_c_does_not_break_into_the_clean_up(jobs):
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feynflow", "coefficients", "--nu", "4"]
+        + ["--asym", "--order", "8", "--no-cache", "--jobs", jobs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip() == "feynflow: interrupted"
+
+
+def test_an_interrupt_python_could_not_deliver_still_stops_the_computation():
+    # A KeyboardInterrupt raised in a fork hook is swallowed; the request
+    # left by the command line's handler stops the next check instead.
+    from feynflow.errors import Interrupted, clear_interrupt, request_interrupt
+
+    request_interrupt()
+    try:
+        with pytest.raises(Interrupted):
+            loss_coefficients(4, 6, symmetric=False)
+    finally:
+        clear_interrupt()
+    assert len(loss_coefficients(2, 1)) == 2  # no request is left behind

@@ -18,7 +18,13 @@ import sys
 import threading
 
 from feynflow.cli import _common
-from feynflow.errors import FeynflowError, Interrupted, TimeLimitError
+from feynflow.errors import (
+    FeynflowError,
+    Interrupted,
+    TimeLimitError,
+    clear_interrupt,
+    request_interrupt,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -72,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     noted: list[int] = []
+    clear_interrupt()
     previous = _note_interrupts(noted)
     try:
         try:
@@ -85,8 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        clear_interrupt()
+    if status == EXIT_INTERRUPTED:
+        # A KeyboardInterrupt that left code run by exec() from a string (as
+        # dataclasses and named tuples are built while modules load) makes
+        # CPython end the process by SIGINT instead of with this status,
+        # however it was handled since; a string run to its end clears that.
+        exec("None")
     if argv is None and _common.stuck_pools:
-        # A worker pool cut off by Ctrl-C cannot be waited for (see
+        # A worker pool cut off by Ctrl-C may not be joinable (see
         # `_common.stop_pool`); everything stored is committed, so leave now.
         sys.stdout.flush()
         sys.stderr.flush()
@@ -108,7 +122,11 @@ def _note_interrupts(noted: list[int]):
 
     def handler(signum, frame):
         noted.append(signum)
-        raise KeyboardInterrupt
+        request_interrupt()
+        # A second Ctrl-C during the clean-up the first one started must not
+        # break into that clean-up.
+        if len(noted) == 1:
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
     return previous

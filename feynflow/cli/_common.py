@@ -101,11 +101,32 @@ def jobs_argument(text: str) -> int:
 
 def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The pool was started with Ctrl-C blocked (see `worker_pool`); a Ctrl-C
+    # that came meanwhile is dropped here, now that it is ignored.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
-    """Local worker processes that leave Ctrl-C to the main process."""
-    return concurrent.futures.ProcessPoolExecutor(jobs, initializer=_ignore_interrupts)
+    """Local worker processes that leave Ctrl-C to the main process.
+
+    Ctrl-C reaches every process of the terminal's process group.  The
+    workers are started at once, with Ctrl-C blocked while they fork, so
+    that none receives it before it ignores it (a KeyboardInterrupt in a
+    fork hook is printed and lost), and so that `stop_pool` knows them all.
+    """
+    pool = concurrent.futures.ProcessPoolExecutor(jobs, initializer=_ignore_interrupts)
+    try:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pool.submit(int).result()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    except BaseException:
+        # Ctrl-C may still arrive (through another thread) while the workers
+        # start: they must not outlive the command.
+        stop_pool(pool)
+        raise
+    return pool
 
 
 #: Seconds `stop_pool` waits for a pool's reader thread to end.

@@ -143,10 +143,19 @@ def _modadd_coefficients(args: argparse.Namespace):
             args.order,
             args.symmetric,
             p_value=args.p_value,
-            leading=args.leading,
+            # Terms leading under --alpha are Pareto-optimal.
+            leading=args.leading or args.alpha is not None,
             time_limit=args.time_limit,
             progress=progress,
         )
+
+
+def _leading_part(poly, alpha):
+    """The terms of ``poly`` that lead under ``alpha``, as a polynomial."""
+    from feynflow.asymptotics import leading_terms
+    from feynflow.expansion import _face_poly
+
+    return _face_poly(leading_terms(poly, alpha))
 
 
 def _without_p(poly, p_value: int):
@@ -178,9 +187,11 @@ def run(args: argparse.Namespace) -> int:
                 "only the terms leading under that scaling"
             )
         extra["alpha"] = [str(a) for a in args.alpha]
-    if name == "modadd" and args.alpha is None:
+    if name == "modadd":
         result = _modadd_coefficients(args)
         polys = result.coefficients
+        if args.alpha is not None:
+            polys = [_leading_part(poly, args.alpha) for poly in polys]
         if args.p_value is None:
             extra["exact_for"] = {
                 "p_not_divisible_by": list(result.exceptional_primes),
