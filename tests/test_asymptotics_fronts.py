@@ -37,7 +37,8 @@ ORDERS = {
 SLOW_ORDERS = {(4, True): 4, (6, True): 3, (2, False): 10, (5, False): 3}
 #: The highest orders that leading-only mode (what `feynflow pareto` runs)
 #: reaches within a minute where they lie above the orders checked above:
-#: 10-50 s each (benchmarks/pareto_fronts.py).
+#: 10 s to about a minute each (benchmarks/pareto_fronts.py; SYM nu = 6 and
+#: ASYM nu = 5 at order 4 sit at the minute).
 LEADING_ORDERS = {
     (6, True): 4,
     (2, False): 11,
