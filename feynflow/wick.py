@@ -24,6 +24,8 @@ from feynflow.diagrams import (
     DiagramSum,
     Edge,
     _bundle_graph,
+    _check_count,
+    _check_edge,
     class_labels,
     edge_links,
 )
@@ -261,6 +263,11 @@ def _count_components(n_h: int, n_p: int, edges) -> int:
     return count
 
 
+def _class_total(n_h: int, n_p: int, edges) -> int:
+    """At most ``min(E/2 + c, n_h + n_p)`` classes remain (see `class_bound`)."""
+    return min(len(edges) // 2 + _count_components(n_h, n_p, edges), n_h + n_p)
+
+
 def class_bound(n_h: int, n_p: int, edges) -> list[tuple[int, int]]:
     """Maximal ``(q, n)`` that a pairing of a graph could leave, as a staircase.
 
@@ -269,7 +276,7 @@ def class_bound(n_h: int, n_p: int, edges) -> list[tuple[int, int]]:
     components: the contracted graph has ``E/2`` distinct edges and at most
     ``c`` components, so it has at most ``E/2 + c`` nodes.
     """
-    total = min(len(edges) // 2 + _count_components(n_h, n_p, edges), n_h + n_p)
+    total = _class_total(n_h, n_p, edges)
     return [(q, total - q) for q in range(max(0, total - n_h), min(n_p, total) + 1)]
 
 
@@ -542,7 +549,7 @@ def _compact_bound(n_h: int, n_p: int, edges, weights: tuple[int, int]) -> int:
     """
     wq, wn = weights
     half = len(edges) // 2
-    total = min(half + _count_components(n_h, n_p, edges), n_h + n_p)
+    total = _class_total(n_h, n_p, edges)
     parity_p = [0] * n_p
     parity_h = [0] * n_h
     colours_at: list[set[int]] = [set() for _ in range(n_p)]
@@ -683,28 +690,8 @@ def face_counts(diagram: Diagram, weights: tuple[int, int]) -> PHPolynomial:
 
 def _check_graph(n_h, n_p, edges) -> list[Edge]:
     """Refuse node counts and edges that do not describe a graph."""
-    for name, value in (("n_h", n_h), ("n_p", n_p)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ParameterError(
-                f"{name}={value!r} is not allowed; use an integer >= 0"
-            )
-    checked = []
-    for edge in edges:
-        try:
-            h, i, colour = edge
-        except (TypeError, ValueError):
-            raise ParameterError(
-                f"edge {edge!r} is not a triple (h, i, colour)"
-            ) from None
-        if not all(
-            isinstance(x, int) and not isinstance(x, bool) for x in (h, i, colour)
-        ) or not (0 <= h < n_h and 0 <= i < n_p and colour >= 0):
-            raise ParameterError(
-                f"edge {edge!r} is not allowed; use h in 0..{n_h - 1}, i in "
-                f"0..{n_p - 1} and a colour >= 0"
-            )
-        checked.append((h, i, colour))
-    return checked
+    n_h, n_p = _check_count("n_h", n_h), _check_count("n_p", n_p)
+    return [_check_edge(edge, n_h, n_p) for edge in edges]
 
 
 def _check_weights(weights) -> tuple[int, int]:
@@ -749,13 +736,17 @@ def linear_bound(n_h: int, n_p: int, edges, weights: tuple[int, int]) -> int:
 
     Examples
     --------
-    >>> linear_bound(1, 1, [(0, 0, 0), (0, 0, 0)], (1, 1))
+    >>> linear_bound(1, 1, [(0, 0, 1), (0, 0, 1)], (1, 1))
     2
-    >>> linear_bound(2, 1, [(0, 0, 0), (1, 0, 0)], (1, 5))
+    >>> linear_bound(2, 1, [(0, 0, 1), (1, 0, 1)], (1, 5))
     6
     """
     weights = _check_weights(weights)
-    edges = _check_graph(n_h, n_p, edges)
+    return _graph_bound(n_h, n_p, _check_graph(n_h, n_p, edges), weights)
+
+
+def _graph_bound(n_h, n_p, edges, weights) -> int:
+    """`linear_bound` of a graph known to be valid, nodes without edges included."""
     isolated, state = _compact(n_h, n_p, edges)
     offset = weights[0] * isolated[0] + weights[1] * isolated[1]
     return offset if state is None else offset + _compact_bound(*state, weights)
