@@ -72,7 +72,8 @@ def register(subparsers) -> None:
         metavar=("AP", "AH", "AS"),
         help=(
             "only the terms of each Y_s that lead when p ~ a^AP, H ~ a^AH, "
-            "sigma ~ a^AS (AP, AH > 0; integers or fractions like -1/2)"
+            "sigma ~ a^AS (AP, AH > 0; integers or fractions like -1/2); the "
+            "pure-target constant of Y_0 is left out"
         ),
     )
     parser.add_argument("--format", choices=("table", "json", "latex"), default="table")
