@@ -11,6 +11,7 @@ distinct H-nodes contributes ``p^q H^n sigma^(2l)``.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections import Counter
@@ -52,6 +53,30 @@ __all__ = [
     "linear_bound",
     "PHPolynomial",
 ]
+
+_SPEEDUPS_ABI = 1
+
+
+def _load_speedups():
+    """The compiled inner loop (`_feynflow_speedups`), or None.
+
+    It is built when feynflow is installed with a C compiler at hand; without
+    it, or with ``FEYNFLOW_PURE_PYTHON`` set, the same steps run in Python
+    (nauty gives the canonical forms).  A copy built for another version of
+    this file is not used.
+    """
+    if os.environ.get("FEYNFLOW_PURE_PYTHON"):
+        return None
+    try:
+        import _feynflow_speedups
+    except ImportError:
+        return None
+    if getattr(_feynflow_speedups, "ABI", None) != _SPEEDUPS_ABI:
+        return None
+    return _feynflow_speedups
+
+
+_fast = _load_speedups()
 
 #: A polynomial in p and H with integer coefficients: ``{(q, n): coefficient}``.
 PHPolynomial = dict[tuple[int, int], int]
@@ -127,7 +152,22 @@ def _number_by_size(groups: dict, kind: str, first: int, cells, shape) -> dict:
     return vertex_of
 
 
-def _state_key(n_h: int, n_p: int, edges) -> tuple:
+def _state_key(n_h: int, n_p: int, edges) -> tuple | bytes:
+    """A key equal for two graphs exactly when they are isomorphic.
+
+    The compiled canonical form of `_feynflow_speedups` when it is at hand
+    and cheap for the graph (it says so by the graph's refined classes alone,
+    so isomorphic graphs always get the same kind of key), else
+    `_nauty_key`.
+    """
+    if _fast is not None:
+        key = _fast.state_key(n_h, n_p, edges)
+        if key is not None:
+            return key
+    return _nauty_key(n_h, n_p, edges)
+
+
+def _nauty_key(n_h: int, n_p: int, edges) -> tuple:
     """Isomorphism class of a graph, as nauty's certificate of a smaller graph.
 
     Parallel edges are bundled (see `feynflow.diagrams._bundle_graph`), and
@@ -249,6 +289,8 @@ def pareto_front(value: PHPolynomial) -> PHPolynomial:
 
 def _count_components(n_h: int, n_p: int, edges) -> int:
     """Number of connected components; a node without edges is one of its own."""
+    if _fast is not None:
+        return _fast.components(n_h, n_p, edges)
     parent = list(range(n_h + n_p))
     count = n_h + n_p
     for h, i in {(h, i) for h, i, _ in edges}:
@@ -451,7 +493,43 @@ def _first_edge(n_h: int, n_p: int, edges, counts: dict[int, int]) -> int:
     )
 
 
-def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
+def _pick_first(n_h: int, n_p: int, edges) -> int:
+    """`_first_edge` of a graph, or -1 when a colour has an odd number of edges."""
+    if _fast is not None:
+        return _fast.first_edge(n_h, n_p, edges)
+    counts: dict[int, int] = {}
+    for _, _, colour in edges:
+        counts[colour] = counts.get(colour, 0) + 1
+    if any(count % 2 for count in counts.values()):
+        return -1
+    return _first_edge(n_h, n_p, edges, counts)
+
+
+def _branches(n_h: int, n_p: int, edges, first: int) -> list[tuple]:
+    """Every pairing of edge ``first``, as ``(weight, isolated, state, key)``.
+
+    ``weight`` pairings leave ``isolated = (q, n)`` nodes without edges and a
+    remainder isomorphic to ``state = (n_h, n_p, edges)``, whose `_state_key`
+    is ``key`` (None when not computed yet).  In Python, partners are taken
+    one per orbit of the stabiliser of the first edge (`_bundle_partners`);
+    the compiled loop instead contracts with every partner bundle and groups
+    the remainders by their canonical forms, which is cheaper there than
+    finding orbits.
+    """
+    if _fast is not None:
+        return [
+            (weight, (q, n), (n_h2, n_p2, rest), key)
+            for weight, q, n, n_h2, n_p2, rest, key in _fast.branches(
+                n_h, n_p, edges, first
+            )
+        ]
+    return [
+        (weight, *_contract(n_h, n_p, edges, first, h_f, i_f), None)
+        for h_f, i_f, weight in _bundle_partners(n_h, n_p, edges, first)
+    ]
+
+
+def _state_value(n_h: int, n_p: int, edges, leading: bool, key=None) -> PHPolynomial:
     """Average of a graph with at least one edge and no node without edges.
 
     Pairs one edge ``e`` with each partner of its colour, contracts, and
@@ -464,7 +542,8 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
     strictly below monomials already found.
     """
     memo = _leading_memo if leading else _memo
-    key = _state_key(n_h, n_p, edges)
+    if key is None:
+        key = _state_key(n_h, n_p, edges)
     cached = memo.get(key)
     if cached is not None:
         return cached
@@ -477,24 +556,17 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
                 memo[key] = value
             return value
 
-    counts: dict[int, int] = {}
-    for _, _, colour in edges:
-        counts[colour] = counts.get(colour, 0) + 1
-    if any(count % 2 for count in counts.values()):
+    first = _pick_first(n_h, n_p, edges)
+    if first < 0:
         with _memo_lock:
             memo[key] = {}
         return {}
-
-    first = _first_edge(n_h, n_p, edges, counts)
-    branches = [
-        (weight, *_contract(n_h, n_p, edges, first, h_f, i_f))
-        for h_f, i_f, weight in _bundle_partners(n_h, n_p, edges, first)
-    ]
+    branches = _branches(n_h, n_p, edges, first)
 
     value: PHPolynomial = {}
     if leading:
         bounded = []
-        for weight, isolated, state in branches:
+        for weight, isolated, state, child in branches:
             if state[2]:
                 bound = [
                     (q + isolated[0], n + isolated[1]) for q, n in class_bound(*state)
@@ -502,16 +574,16 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
             else:
                 bound = [isolated]
             bounded.append(
-                (max(q + n for q, n in bound), bound, weight, isolated, state)
+                (max(q + n for q, n in bound), bound, weight, isolated, state, child)
             )
         # Follow the most promising partners first, so that later ones are
         # more often cut off by what they have found.
         bounded.sort(key=lambda item: -item[0])
-        for _, bound, weight, isolated, state in bounded:
+        for _, bound, weight, isolated, state, child in bounded:
             if value and strictly_dominated(bound, value):
                 continue
             branch = (
-                _shift(_state_value(*state, True), isolated)
+                _shift(_state_value(*state, True, child), isolated)
                 if state[2]
                 else {isolated: 1}
             )
@@ -519,9 +591,9 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool) -> PHPolynomial:
                 value[monomial] = value.get(monomial, 0) + weight * coeff
         value = pareto_front(value)
     else:
-        for weight, isolated, state in branches:
+        for weight, isolated, state, child in branches:
             branch = (
-                _shift(_state_value(*state, False), isolated)
+                _shift(_state_value(*state, False, child), isolated)
                 if state[2]
                 else {isolated: 1}
             )
@@ -572,7 +644,7 @@ def _compact_bound(n_h: int, n_p: int, edges, weights: tuple[int, int]) -> int:
 
 
 def _state_face(
-    n_h: int, n_p: int, edges, weights: tuple[int, int]
+    n_h: int, n_p: int, edges, weights: tuple[int, int], state_key=None
 ) -> tuple[int | None, PHPolynomial]:
     """Pairings of a graph maximising ``wq*q + wn*n``: the maximum and counts.
 
@@ -583,34 +655,30 @@ def _state_face(
     skipped.
     Returns ``(None, {})`` when the graph has no pairing.
     """
-    key = (weights, _state_key(n_h, n_p, edges))
+    key = (weights, _state_key(n_h, n_p, edges) if state_key is None else state_key)
     cached = _face_memo.get(key)
     if cached is not None:
         return cached
     check_deadline()
-    counts: dict[int, int] = {}
-    for _, _, colour in edges:
-        counts[colour] = counts.get(colour, 0) + 1
-    if any(count % 2 for count in counts.values()):
+    first = _pick_first(n_h, n_p, edges)
+    if first < 0:
         with _memo_lock:
             _face_memo[key] = (None, {})
         return None, {}
-    first = _first_edge(n_h, n_p, edges, counts)
     wq, wn = weights
     branches = []
-    for h_f, i_f, weight in _bundle_partners(n_h, n_p, edges, first):
-        isolated, state = _contract(n_h, n_p, edges, first, h_f, i_f)
+    for weight, isolated, state, child in _branches(n_h, n_p, edges, first):
         shift = wq * isolated[0] + wn * isolated[1]
         bound = shift + (_compact_bound(*state, weights) if state[2] else 0)
-        branches.append((bound, shift, weight, isolated, state))
+        branches.append((bound, shift, weight, isolated, state, child))
     branches.sort(key=lambda branch: -branch[0])
     best: int | None = None
     value: PHPolynomial = {}
-    for bound, shift, weight, isolated, state in branches:
+    for bound, shift, weight, isolated, state, child in branches:
         if best is not None and bound < best:
             break
         if state[2]:
-            top, counts_below = _state_face(*state, weights)
+            top, counts_below = _state_face(*state, weights, child)
             if top is None:
                 continue
             top += shift

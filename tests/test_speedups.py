@@ -1,0 +1,262 @@
+"""The compiled inner loop against the Python steps, nauty and brute force.
+
+`_feynflow_speedups` is built when feynflow is installed with a C compiler;
+these tests check that every step it takes over gives what the Python code
+(which it replaces) and independent computations give.  The averages are
+also checked with the compiled loop switched off, against listing every
+pairing.
+"""
+
+import itertools
+from collections import Counter
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pairings import all_pairings
+from strategies import diagrams
+
+from feynflow import wick
+from feynflow.diagrams import Diagram
+
+fast = wick._fast
+needs_speedups = pytest.mark.skipif(
+    fast is None, reason="_feynflow_speedups is not built (no C compiler?)"
+)
+
+
+@st.composite
+def graphs(draw, max_h=4, max_p=5, max_edges=12, colours=3):
+    """A bipartite multigraph ``(n_h, n_p, edges)``, nodes without edges allowed."""
+    n_h = draw(st.integers(1, max_h))
+    n_p = draw(st.integers(1, max_p))
+    edges = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n_h - 1),
+                st.integers(0, n_p - 1),
+                st.integers(0, colours - 1),
+            ),
+            min_size=1,
+            max_size=max_edges,
+        )
+    )
+    return n_h, n_p, edges
+
+
+def relabelled(graph, data):
+    n_h, n_p, edges = graph
+    h_perm = data.draw(st.permutations(range(n_h)))
+    p_perm = data.draw(st.permutations(range(n_p)))
+    moved = [(h_perm[h], p_perm[i], c) for h, i, c in edges]
+    return n_h, n_p, data.draw(st.permutations(moved))
+
+
+def isomorphic(a, b) -> bool:
+    """Whether two small graphs are isomorphic, by trying every relabelling."""
+    if a[:2] != b[:2] or len(a[2]) != len(b[2]):
+        return False
+    n_h, n_p = a[:2]
+    target = Counter(b[2])
+    for h_perm in itertools.permutations(range(n_h)):
+        for p_perm in itertools.permutations(range(n_p)):
+            if Counter((h_perm[h], p_perm[i], c) for h, i, c in a[2]) == target:
+                return True
+    return False
+
+
+@needs_speedups
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.data())
+def test_canonical_form_is_unchanged_by_relabelling(graph, data):
+    assert fast.state_key(*graph) == fast.state_key(*relabelled(graph, data))
+
+
+@needs_speedups
+@settings(max_examples=400, deadline=None)
+@given(
+    graphs(max_h=3, max_p=3, max_edges=5, colours=2),
+    graphs(max_h=3, max_p=3, max_edges=5, colours=2),
+)
+def test_canonical_forms_are_equal_exactly_for_isomorphic_graphs(a, b):
+    # Small graphs, so that isomorphic pairs are frequent.
+    assert (fast.state_key(*a) == fast.state_key(*b)) == isomorphic(a, b)
+
+
+@needs_speedups
+@settings(max_examples=200, deadline=None)
+@given(graphs(), st.data())
+def test_canonical_form_of_a_relabelled_copy_against_a_near_copy(graph, data):
+    # One edge recoloured or moved is (usually) another graph: the forms
+    # must agree with brute force either way.
+    n_h, n_p, edges = graph
+    k = data.draw(st.integers(0, len(edges) - 1))
+    h, i, c = edges[k]
+    changed = list(edges)
+    changed[k] = data.draw(
+        st.sampled_from(
+            [(h, i, (c + 1) % 3), ((h + 1) % n_h, i, c), (h, (i + 1) % n_p, c)]
+        )
+    )
+    other = relabelled((n_h, n_p, changed), data)
+    same = isomorphic(graph, other)
+    assert (fast.state_key(*graph) == fast.state_key(*other)) == same
+
+
+@needs_speedups
+def test_highly_symmetric_graphs_fall_back_to_nauty():
+    # K_{7,7}: 7! orderings on either side, more than the compiled form tries.
+    complete = [(h, i, 0) for h in range(7) for i in range(7)]
+    assert fast.state_key(7, 7, complete) is None
+    key = wick._state_key(7, 7, complete)
+    assert key == wick._nauty_key(7, 7, complete)
+    shuffled = [(6 - h, (i + 3) % 7, 0) for h, i, _ in complete]
+    assert wick._state_key(7, 7, shuffled) == key
+
+
+@needs_speedups
+def test_many_colours_or_edges_fall_back_to_nauty():
+    # Labels pack one multiplicity per colour in 64 bits; beyond that, nauty.
+    many_colours = [(0, 0, c) for c in range(40)]
+    assert fast.state_key(1, 1, many_colours) is None
+    assert wick._state_key(1, 1, many_colours) == wick._nauty_key(1, 1, many_colours)
+
+
+@needs_speedups
+def test_bad_edges_are_refused_not_read_out_of_bounds():
+    with pytest.raises(ValueError):
+        fast.state_key(1, 1, [(0, 1, 0)])
+    with pytest.raises(TypeError):
+        fast.state_key(1, 1, [(0, 0)])
+    with pytest.raises(ValueError):
+        fast.contract(1, 1, [(0, 0, 0), (0, 0, 1)], 0, 0, 0)
+
+
+def odd_colour(edges) -> bool:
+    return any(k % 2 for k in Counter(c for _, _, c in edges).values())
+
+
+@needs_speedups
+@settings(max_examples=300, deadline=None)
+@given(graphs())
+def test_first_edge_and_components_match_the_python_steps(graph):
+    n_h, n_p, edges = graph
+    if odd_colour(edges):
+        assert fast.first_edge(*graph) == -1
+    else:
+        counts = Counter(c for _, _, c in edges)
+        assert fast.first_edge(*graph) == wick._first_edge(n_h, n_p, edges, counts)
+    network = nx.Graph()
+    network.add_nodes_from(range(n_h + n_p))
+    network.add_edges_from((h, n_h + i) for h, i, _ in edges)
+    assert fast.components(*graph) == nx.number_connected_components(network)
+
+
+@needs_speedups
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.data())
+def test_contraction_matches_the_python_step(graph, data):
+    n_h, n_p, edges = graph
+    first = data.draw(st.integers(0, len(edges) - 1))
+    colour = edges[first][2]
+    partners = [e for k, e in enumerate(edges) if k != first and e[2] == colour]
+    if not partners:
+        return
+    h_f, i_f, _ = data.draw(st.sampled_from(partners))
+    expected = wick._contract(n_h, n_p, edges, first, h_f, i_f)
+    assert fast.contract(n_h, n_p, edges, first, h_f, i_f) == expected
+
+
+@needs_speedups
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.data())
+def test_branches_group_every_partner_by_isomorphism_class(graph, data):
+    # Contract with every partner edge one at a time (Python step), and
+    # count the remainders by nauty's class: the grouped branches must give
+    # the same counts.
+    n_h, n_p, edges = graph
+    first = data.draw(st.integers(0, len(edges) - 1))
+    colour = edges[first][2]
+    expected: Counter = Counter()
+    for k, (h, i, c) in enumerate(edges):
+        if k != first and c == colour:
+            isolated, state = wick._contract(n_h, n_p, edges, first, h, i)
+            cls = wick._nauty_key(*state) if state[2] else None
+            expected[isolated, cls] += 1
+    found: Counter = Counter()
+    for weight, q, n, n_h2, n_p2, rest, key in fast.branches(n_h, n_p, edges, first):
+        state = (n_h2, n_p2, rest)
+        cls = wick._nauty_key(*state) if rest else None
+        found[(q, n), cls] += weight
+        if rest:
+            assert key == fast.state_key(*state)
+        else:
+            assert key is None
+    assert found == expected
+
+
+@pytest.fixture(params=["compiled", "python"])
+def engine(request, monkeypatch):
+    """Run a test with the compiled loop and again with the Python steps."""
+    if request.param == "compiled" and fast is None:
+        pytest.skip("_feynflow_speedups is not built")
+    if request.param == "python":
+        monkeypatch.setattr(wick, "_fast", None)
+    wick.clear_wick_cache()
+    yield request.param
+    wick.clear_wick_cache()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(diagram=diagrams(max_nodes=4, max_edges=8, colours=2))
+def test_both_engines_match_listing_every_pairing(engine, diagram):
+    expected = all_pairings(diagram.n_h, diagram.n_p, diagram.edges)
+    assert wick.wick_counts(diagram) == expected
+
+
+def test_both_engines_match_listing_every_pairing_on_merged_diagrams(engine):
+    from feynflow.diagrams import d_diagram, merge
+
+    for nu in (2, 3):
+        for diagram in merge(d_diagram(nu, True), d_diagram(nu, False)):
+            expected = all_pairings(diagram.n_h, diagram.n_p, diagram.edges)
+            assert wick.wick_counts(diagram) == expected
+
+
+@needs_speedups
+def test_engines_agree_where_listing_pairings_is_too_slow(monkeypatch):
+    # Three D-diagrams of SYM nu = 3 merged: 14 edges, 13!! = 135135 pairings.
+    from feynflow.diagrams import d_diagram, merge
+
+    d = d_diagram(3, True)
+    merged = list(merge(merge(d, d), d))
+    wick.clear_wick_cache()
+    compiled = [wick.wick_counts(x) for x in merged]
+    monkeypatch.setattr(wick, "_fast", None)
+    wick.clear_wick_cache()
+    python = [wick.wick_counts(x) for x in merged]
+    wick.clear_wick_cache()
+    assert compiled == python
+    assert all(
+        sum(c.values()) == _pairing_count(x)
+        for x, c in zip(merged, compiled, strict=True)
+    )
+
+
+def _pairing_count(diagram: Diagram) -> int:
+    """Number of pairings of equal-colour edges: prod over colours (k-1)!!."""
+    total = 1
+    for k in Counter(c for _, _, c in diagram.edges).values():
+        if k % 2:
+            return 0
+        total *= _double_factorial(k - 1)
+    return total
+
+
+def _double_factorial(k: int) -> int:
+    return 1 if k <= 0 else k * _double_factorial(k - 2)
