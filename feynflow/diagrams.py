@@ -23,6 +23,7 @@ from fractions import Fraction
 
 import pynauty
 
+from feynflow import _compiled
 from feynflow.errors import ParameterError
 
 __all__ = [
@@ -196,6 +197,10 @@ def graph_key(n_h: int, n_p: int, edges) -> tuple:
     >>> a == graph_key(2, 1, [(0, 0, 1), (0, 0, 2)])
     False
     """
+    if _compiled.fast is not None:
+        key = _compiled.fast.state_key(n_h, n_p, edges)
+        if key is not None:
+            return key
     # The edge-vertex graph of `_canonical_labelling`, built in one pass.
     first = n_h + n_p
     if not first:
@@ -620,6 +625,10 @@ class DiagramSum(Mapping):
     def __len__(self) -> int:
         return len(self._terms)
 
+    def sorted_items(self) -> list[tuple[Diagram, Fraction]]:
+        """The terms ``(diagram, coefficient)`` in the order of `Diagram.sort_key`."""
+        return sorted(self._terms.items(), key=lambda term: term[0].sort_key())
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Diagram):
             other = DiagramSum.from_diagram(other)
@@ -632,7 +641,7 @@ class DiagramSum(Mapping):
     def __repr__(self) -> str:
         if not self._terms:
             return "DiagramSum({})"
-        parts = [f"{c}*{d!r}" for d, c in sorted(self._terms.items())]
+        parts = [f"{c}*{d!r}" for d, c in self.sorted_items()]
         return "DiagramSum(" + " + ".join(parts) + ")"
 
     def _coerce(self, other: object) -> DiagramSum:

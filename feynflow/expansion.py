@@ -570,7 +570,7 @@ def loss_coefficients(
     ):
         sign = -1 if s % 2 else 1
         terms: dict[tuple[int, int, int], Fraction] = {}
-        chunks = _chunks(sorted(power.items()), pieces)
+        chunks = _chunks(power.sorted_items(), pieces)
         for part in _run_tasks(
             executor, _average_chunk, chunks, (sign, prune), check_time, deadline_at
         ):
@@ -697,7 +697,7 @@ def leading_coefficients(
         sign = -1 if s % 2 else 1
         best = None
         terms: dict[tuple[int, int, int], Fraction] = {}
-        chunks = _chunks(sorted(power.items()), pieces)
+        chunks = _chunks(power.sorted_items(), pieces)
         for top, part in _run_tasks(
             executor, _face_chunk, chunks, (sign, weights), check_time, deadline_at
         ):

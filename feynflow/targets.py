@@ -1045,7 +1045,7 @@ def modadd_coefficients(
             power = merge(power, generator)
         sign = -1 if s % 2 else 1
         terms: dict[tuple[int, int, int], Fraction] = {}
-        for diagram, coeff in sorted(power.items()):
+        for diagram, coeff in power.sorted_items():
             counts, bad = modadd_counts(diagram, nu, p_value, deadline)
             primes |= bad
             for (q, n), count in counts.items():

@@ -11,7 +11,6 @@ distinct H-nodes contributes ``p^q H^n sigma^(2l)``.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections import Counter
@@ -20,6 +19,7 @@ from fractions import Fraction
 import pynauty
 import sympy
 
+from feynflow import _compiled
 from feynflow.diagrams import (
     Diagram,
     DiagramSum,
@@ -54,29 +54,8 @@ __all__ = [
     "PHPolynomial",
 ]
 
-_SPEEDUPS_ABI = 1
-
-
-def _load_speedups():
-    """The compiled inner loop (`_feynflow_speedups`), or None.
-
-    It is built when feynflow is installed with a C compiler at hand; without
-    it, or with ``FEYNFLOW_PURE_PYTHON`` set, the same steps run in Python
-    (nauty gives the canonical forms).  A copy built for another version of
-    this file is not used.
-    """
-    if os.environ.get("FEYNFLOW_PURE_PYTHON"):
-        return None
-    try:
-        import _feynflow_speedups
-    except ImportError:
-        return None
-    if getattr(_feynflow_speedups, "ABI", None) != _SPEEDUPS_ABI:
-        return None
-    return _feynflow_speedups
-
-
-_fast = _load_speedups()
+# The compiled inner loop, or None (see `feynflow._compiled`).
+_fast = _compiled.fast
 
 #: A polynomial in p and H with integer coefficients: ``{(q, n): coefficient}``.
 PHPolynomial = dict[tuple[int, int], int]
@@ -366,9 +345,9 @@ def _factorised_front(n_h: int, n_p: int, edges) -> PHPolynomial | None:
     sum's front, with products of counts, is exact.  Otherwise (and for
     connected graphs) return None.
     """
-    parts = _split(n_h, n_p, edges)
-    if len(parts) == 1:
+    if _count_components(n_h, n_p, edges) == 1:
         return None
+    parts = _split(n_h, n_p, edges)
     combined: PHPolynomial = {(0, 0): 1}
     for part in parts:
         front = _state_value(*part, True)

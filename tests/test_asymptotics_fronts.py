@@ -37,9 +37,10 @@ ORDERS = {
 SLOW_ORDERS = {(4, True): 4, (6, True): 3, (2, False): 10, (5, False): 3}
 #: The highest orders that leading-only mode (what `feynflow pareto` runs)
 #: reaches within a minute where they lie above the orders checked above:
-#: 10 s to about a minute each (benchmarks/pareto_fronts.py; SYM nu = 6 and
-#: ASYM nu = 5 at order 4 sit at the minute).
+#: 4 s to about 40 s each with the compiled inner loop, slower without it
+#: (benchmarks/pareto_fronts.py; the next orders take more than a minute).
 LEADING_ORDERS = {
+    (4, True): 5,
     (6, True): 4,
     (2, False): 11,
     (3, False): 5,
