@@ -10,7 +10,8 @@
  *   branches(n_h, n_p, edges, first)
  *                                every way of pairing edge `first`, with the
  *                                contracted remainders of equal canonical
- *                                form grouped;
+ *                                form grouped (None when some remainder has
+ *                                no cheap canonical form);
  *   contract(...), components(...), first_edge(...)
  *                                the single steps, for the Python code and
  *                                its tests.
@@ -35,7 +36,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ABI_VERSION 1
+#define ABI_VERSION 2
 #define ORDERING_LIMIT 720
 #define MAX_CELLS (1 << 16)
 
@@ -725,8 +726,10 @@ py_first_edge(PyObject *self, PyObject *args)
  * (weight, q, n, n_h, n_p, edges, key): pairing `first` with any of
  * `weight` partners leaves `q` p-nodes and `n` H-nodes without edges and a
  * remainder isomorphic to (n_h, n_p, edges), whose canonical form is `key`
- * (None when the remainder has no edges or state_key gave None; such
- * remainders are not grouped). */
+ * (None when the remainder has no edges).  Returns None instead when some
+ * remainder has no cheap canonical form (see state_key): for such
+ * symmetric graphs the orbits of nauty's automorphism group group the
+ * partners better. */
 static PyObject *
 py_branches(PyObject *self, PyObject *args)
 {
@@ -776,12 +779,23 @@ py_branches(PyObject *self, PyObject *args)
                 key = canonical_form(&out);
                 if (key == NULL)
                     goto fail;
+                if (key == Py_None) {
+                    /* too symmetric: the caller finds orbits with nauty */
+                    Py_DECREF(key);
+                    Py_DECREF(groups);
+                    Py_DECREF(result);
+                    PyMem_Free(maps);
+                    PyMem_Free(weight);
+                    graph_free(&out);
+                    graph_free(&g);
+                    Py_RETURN_NONE;
+                }
             }
             else {
                 key = Py_None;
                 Py_INCREF(key);
             }
-            if (key != Py_None) {
+            if (key != Py_None) { /* remainders without edges are not grouped */
                 PyObject *group = Py_BuildValue("(iiO)", iso_q, iso_n, key);
                 if (group == NULL) {
                     Py_DECREF(key);

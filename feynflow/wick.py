@@ -493,15 +493,16 @@ def _branches(n_h: int, n_p: int, edges, first: int) -> list[tuple]:
     one per orbit of the stabiliser of the first edge (`_bundle_partners`);
     the compiled loop instead contracts with every partner bundle and groups
     the remainders by their canonical forms, which is cheaper there than
-    finding orbits.
+    finding orbits, except for graphs too symmetric for its canonical form
+    (it then says so, and the orbits are used).
     """
     if _fast is not None:
-        return [
-            (weight, (q, n), (n_h2, n_p2, rest), key)
-            for weight, q, n, n_h2, n_p2, rest, key in _fast.branches(
-                n_h, n_p, edges, first
-            )
-        ]
+        found = _fast.branches(n_h, n_p, edges, first)
+        if found is not None:
+            return [
+                (weight, (q, n), (n_h2, n_p2, rest), key)
+                for weight, q, n, n_h2, n_p2, rest, key in found
+            ]
     return [
         (weight, *_contract(n_h, n_p, edges, first, h_f, i_f), None)
         for h_f, i_f, weight in _bundle_partners(n_h, n_p, edges, first)

@@ -116,6 +116,17 @@ def test_highly_symmetric_graphs_fall_back_to_nauty():
 
 
 @needs_speedups
+def test_branches_are_declined_when_a_remainder_is_too_symmetric():
+    # K_{7,7} plus a double edge: pairing the double edge leaves K_{7,7}.
+    complete = [(h, i, 0) for h in range(7) for i in range(7)]
+    edges = [(0, 0, 0), *complete, (0, 0, 0)]
+    assert fast.branches(7, 7, edges, 0) is None
+    # The Python path then groups partners by nauty's orbits.
+    branches = wick._branches(7, 7, edges, 0)
+    assert sum(weight for weight, *_ in branches) == len(edges) - 1
+
+
+@needs_speedups
 def test_many_colours_or_edges_fall_back_to_nauty():
     # Labels pack one multiplicity per colour in 64 bits; beyond that, nauty.
     many_colours = [(0, 0, c) for c in range(40)]
@@ -184,8 +195,17 @@ def test_branches_group_every_partner_by_isomorphism_class(graph, data):
             isolated, state = wick._contract(n_h, n_p, edges, first, h, i)
             cls = wick._nauty_key(*state) if state[2] else None
             expected[isolated, cls] += 1
+    branches = fast.branches(n_h, n_p, edges, first)
+    if branches is None:
+        # Declined: some remainder is too symmetric for the compiled form.
+        assert any(
+            fast.state_key(*wick._contract(n_h, n_p, edges, first, h, i)[1]) is None
+            for k, (h, i, c) in enumerate(edges)
+            if k != first and c == colour
+        )
+        return
     found: Counter = Counter()
-    for weight, q, n, n_h2, n_p2, rest, key in fast.branches(n_h, n_p, edges, first):
+    for weight, q, n, n_h2, n_p2, rest, key in branches:
         state = (n_h2, n_p2, rest)
         cls = wick._nauty_key(*state) if rest else None
         found[(q, n), cls] += weight
