@@ -36,8 +36,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ABI_VERSION 2
+#define ABI_VERSION 5
 #define ORDERING_LIMIT 720
+#define LEAF_LIMIT 512
 #define MAX_CELLS (1 << 16)
 
 typedef uint64_t label_t;
@@ -160,13 +161,16 @@ merge_sort(int *a, int *tmp, int n, cmp_t cmp, const void *ctx)
 /* Canonical form                                                      */
 
 typedef struct {
-    int n_h, n_p, n;      /* n = n_h + n_p; H-nodes first, then p-nodes */
-    label_t *matrix;      /* n_p rows of n_h labels */
-    int *colour;          /* class of each node */
-    /* signatures of the current round: pairs (label, neighbour class) */
+    int n_h, n_p, n;          /* n = n_h + n_p; H-nodes first, then p-nodes */
+    const label_t *matrix;    /* n_p rows of n_h labels */
+    /* the bundles at each node, as pairs (label, node at the other end) */
     int *start, *length;
-    label_t *sig_label;
-    int *sig_colour;
+    label_t *pair_label;
+    int *neighbour;
+    int n_pairs;
+    uint64_t *hash;           /* signature hash of each node */
+    int *colour;              /* class of each node (a level's array) */
+    int *order, *tmp, *new_colour;  /* scratch, one entry per node */
 } refine_t;
 
 static inline label_t
@@ -175,151 +179,137 @@ entry(const refine_t *r, int h, int i)
     return r->matrix[(size_t)i * r->n_h + h];
 }
 
-static int
-cmp_pair(const void *ctx, int a, int b)
+/* A 64-bit mix (splitmix64's finaliser), for hashing signatures. */
+static inline uint64_t
+mix(uint64_t x)
 {
-    const refine_t *r = ctx;
-    if (r->sig_label[a] != r->sig_label[b])
-        return r->sig_label[a] < r->sig_label[b] ? -1 : 1;
-    return (r->sig_colour[a] > r->sig_colour[b]) - (r->sig_colour[a] < r->sig_colour[b]);
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
 }
 
-static int
-cmp_node(const void *ctx, int a, int b)
+/* Order of nodes by class, then by signature hash. */
+static inline int
+node_before(int a, int b, const int *colour, const uint64_t *hash)
 {
-    const refine_t *r = ctx;
-    if (r->colour[a] != r->colour[b])
-        return r->colour[a] < r->colour[b] ? -1 : 1;
-    int la = r->length[a], lb = r->length[b];
-    int sa = r->start[a], sb = r->start[b];
-    for (int k = 0; k < la && k < lb; k++) {
-        int c = cmp_pair(ctx, sa + k, sb + k);
-        if (c)
-            return c;
+    return colour[a] < colour[b] || (colour[a] == colour[b] && hash[a] < hash[b]);
+}
+
+/* Sort nodes by (class, hash), stably. */
+static void
+sort_nodes(int *a, int *tmp, int n, const int *colour, const uint64_t *hash)
+{
+    if (n <= 16) {
+        for (int x = 1; x < n; x++) {
+            int v = a[x], y = x - 1;
+            while (y >= 0 && node_before(v, a[y], colour, hash)) {
+                a[y + 1] = a[y];
+                y--;
+            }
+            a[y + 1] = v;
+        }
+        return;
     }
-    return (la > lb) - (la < lb);
+    int half = n / 2;
+    sort_nodes(a, tmp, half, colour, hash);
+    sort_nodes(a + half, tmp, n - half, colour, hash);
+    int x = 0, y = half, z = 0;
+    while (x < half && y < n)
+        tmp[z++] = node_before(a[y], a[x], colour, hash) ? a[y++] : a[x++];
+    while (x < half)
+        tmp[z++] = a[x++];
+    while (y < n)
+        tmp[z++] = a[y++];
+    memcpy(a, tmp, sizeof(int) * n);
 }
 
-/* Colour refinement to a stable partition; returns the number of classes.
- * pair_label and pair_colour hold 2 * n_edges entries, order, tmp and
- * new_colour one per node. */
+static void
+build_pairs(refine_t *r)
+{
+    int pos = 0;
+    for (int h = 0; h < r->n_h; h++) {
+        r->start[h] = pos;
+        for (int i = 0; i < r->n_p; i++) {
+            label_t l = entry(r, h, i);
+            if (l) {
+                r->pair_label[pos] = l;
+                r->neighbour[pos++] = r->n_h + i;
+            }
+        }
+        r->length[h] = pos - r->start[h];
+    }
+    for (int i = 0; i < r->n_p; i++) {
+        int v = r->n_h + i;
+        r->start[v] = pos;
+        for (int h = 0; h < r->n_h; h++) {
+            label_t l = entry(r, h, i);
+            if (l) {
+                r->pair_label[pos] = l;
+                r->neighbour[pos++] = h;
+            }
+        }
+        r->length[v] = pos - r->start[v];
+    }
+    r->n_pairs = pos;
+}
+
+/* Refine r->colour (integers; `classes` distinct values) until stable; the
+ * classes are then numbered 0, 1, ... in the order of (class, signature),
+ * so the result depends only on the graph and the starting classes.  A
+ * node's signature is the multiset of its pairs (label, class of the other
+ * end), compared through a hash: two signatures that collide stay in one
+ * class, which only makes the partition coarser, never the form wrong (the
+ * form is the matrix, and the search below treats all orderings of a
+ * class alike).  Returns the number of classes. */
 static int
-refine(refine_t *r, int *order, int *tmp, label_t *pair_label, int *pair_colour,
-       int *new_colour)
+refine(refine_t *r, int classes)
 {
     int n = r->n;
-    int classes = (r->n_h > 0) + (r->n_p > 0);
-    for (int v = 0; v < n; v++)
-        r->colour[v] = v < r->n_h ? 0 : 1;
     for (;;) {
-        /* signatures: for H-node h the pairs (label, class of i), for p-node
-         * i the pairs (label, class of h), sorted */
-        int pos = 0;
-        for (int h = 0; h < r->n_h; h++) {
-            r->start[h] = pos;
-            for (int i = 0; i < r->n_p; i++) {
-                label_t l = entry(r, h, i);
-                if (l) {
-                    pair_label[pos] = l;
-                    pair_colour[pos] = r->colour[r->n_h + i];
-                    pos++;
-                }
-            }
-            r->length[h] = pos - r->start[h];
-        }
-        for (int i = 0; i < r->n_p; i++) {
-            int v = r->n_h + i;
-            r->start[v] = pos;
-            for (int h = 0; h < r->n_h; h++) {
-                label_t l = entry(r, h, i);
-                if (l) {
-                    pair_label[pos] = l;
-                    pair_colour[pos] = r->colour[h];
-                    pos++;
-                }
-            }
-            r->length[v] = pos - r->start[v];
-        }
-        /* sort each signature in place (by label, then neighbour class) */
-        r->sig_label = pair_label;
-        r->sig_colour = pair_colour;
         for (int v = 0; v < n; v++) {
-            int s = r->start[v], len = r->length[v];
-            for (int x = 1; x < len; x++) {
-                label_t l = pair_label[s + x];
-                int c = pair_colour[s + x], y = x - 1;
-                while (y >= 0 && (pair_label[s + y] > l ||
-                                  (pair_label[s + y] == l && pair_colour[s + y] > c))) {
-                    pair_label[s + y + 1] = pair_label[s + y];
-                    pair_colour[s + y + 1] = pair_colour[s + y];
-                    y--;
-                }
-                pair_label[s + y + 1] = l;
-                pair_colour[s + y + 1] = c;
-            }
+            uint64_t h = 0;
+            for (int k = r->start[v]; k < r->start[v] + r->length[v]; k++)
+                h += mix(r->pair_label[k] * 0x9e3779b97f4a7c15ULL
+                         + (uint64_t)r->colour[r->neighbour[k]]);
+            r->hash[v] = h;
         }
         for (int v = 0; v < n; v++)
-            order[v] = v;
-        merge_sort(order, tmp, n, cmp_node, r);
+            r->order[v] = v;
+        sort_nodes(r->order, r->tmp, n, r->colour, r->hash);
         int rank = 0;
         for (int k = 0; k < n; k++) {
-            if (k > 0 && cmp_node(r, order[k - 1], order[k]) != 0)
+            int a = r->order[k], b = k ? r->order[k - 1] : a;
+            if (k > 0 && (r->colour[a] != r->colour[b] || r->hash[a] != r->hash[b]))
                 rank++;
-            new_colour[order[k]] = rank;
+            r->new_colour[a] = rank;
         }
         int count = n ? rank + 1 : 0;
-        memcpy(r->colour, new_colour, sizeof(int) * n);
+        memcpy(r->colour, r->new_colour, sizeof(int) * n);
         if (count == classes)
             return count;
         classes = count;
     }
 }
 
-/* Number of orderings of the nodes [first, first + count) that keep their
- * classes, capped at limit + 1. */
+/* Product of the factorials of the class sizes among nodes
+ * [first, first + count), capped at limit + 1: how many orderings of that
+ * side keep its classes. */
 static long
-orderings(const int *colour, int first, int count, int *sorted, int *tmp,
-          const refine_t *r, long limit)
+class_orderings(const refine_t *r, int first, int count, long limit)
 {
-    for (int k = 0; k < count; k++)
-        sorted[k] = first + k;
-    merge_sort(sorted, tmp, count, cmp_node, r);
+    int *size = r->tmp;
+    for (int v = 0; v < r->n; v++)
+        size[v] = 0;
     long total = 1;
-    int run = 1;
-    for (int k = 1; k <= count; k++) {
-        if (k < count && colour[sorted[k]] == colour[sorted[k - 1]]) {
-            run++;
-            total *= run;
-            if (total > limit)
-                return limit + 1;
-        }
-        else {
-            run = 1;
-        }
+    for (int v = first; v < first + count; v++) {
+        total *= ++size[r->colour[v]];
+        if (total > limit)
+            return limit + 1;
     }
     return total;
-}
-
-static int
-next_permutation(int *a, int n)
-{
-    int x = n - 2;
-    while (x >= 0 && a[x] >= a[x + 1])
-        x--;
-    if (x < 0) {
-        for (int l = 0, h = n - 1; l < h; l++, h--) {
-            int t = a[l]; a[l] = a[h]; a[h] = t;
-        }
-        return 0;
-    }
-    int y = n - 1;
-    while (a[y] <= a[x])
-        y--;
-    int t = a[x]; a[x] = a[y]; a[y] = t;
-    for (int l = x + 1, h = n - 1; l < h; l++, h--) {
-        t = a[l]; a[l] = a[h]; a[h] = t;
-    }
-    return 1;
 }
 
 typedef struct {
@@ -339,8 +329,106 @@ cmp_row(const void *ctx, int a, int b)
     return 0;
 }
 
+/* The search for the smallest matrix: the side S (H-nodes when side_h)
+ * is made discrete by individualising, in turn, each node of its first
+ * class of several nodes and refining again; at each leaf S is ordered by
+ * class and the other side's rows are sorted. */
+typedef struct {
+    refine_t *r;
+    int side_h, first, width, height;
+    label_t *cand, *scratch, *best;
+    int *perm, *rows;
+    int have_best;
+    long leaves, limit;
+} search_t;
+
+static void
+leaf(search_t *s)
+{
+    refine_t *r = s->r;
+    /* classes of S are distinct: place node v at position rank among S */
+    int *by_colour = r->new_colour;
+    for (int v = 0; v < r->n; v++)
+        by_colour[v] = -1;
+    for (int k = 0; k < s->width; k++)
+        by_colour[r->colour[s->first + k]] = k;
+    int at = 0;
+    for (int c = 0; c < r->n; c++)
+        if (by_colour[c] >= 0)
+            s->perm[at++] = by_colour[c];
+    int width = s->width, height = s->height;
+    for (int t = 0; t < height; t++)
+        for (int k = 0; k < width; k++)
+            s->cand[(size_t)t * width + k] =
+                s->side_h ? entry(r, s->perm[k], t) : entry(r, t, s->perm[k]);
+    for (int t = 0; t < height; t++)
+        s->rows[t] = t;
+    rows_t m = {s->cand, width};
+    merge_sort(s->rows, r->tmp, height, cmp_row, &m);
+    for (int t = 0; t < height; t++)
+        memcpy(s->scratch + (size_t)t * width, s->cand + (size_t)s->rows[t] * width,
+               sizeof(label_t) * width);
+    size_t size = (size_t)height * width;
+    int better = !s->have_best;
+    if (s->have_best) {
+        for (size_t k = 0; k < size; k++)
+            if (s->scratch[k] != s->best[k]) {
+                better = s->scratch[k] < s->best[k];
+                break;
+            }
+    }
+    if (better) {
+        memcpy(s->best, s->scratch, sizeof(label_t) * size);
+        s->have_best = 1;
+    }
+}
+
+/* Returns 0 when done, 1 when more than s->limit leaves would be needed,
+ * -1 on memory error. */
+static int
+search(search_t *s, int classes)
+{
+    refine_t *r = s->r;
+    int n = r->n;
+    int *colour = r->colour;
+    /* first class (lowest number) holding two nodes of S */
+    int *seen = r->new_colour, target = -1;
+    for (int v = 0; v < n; v++)
+        seen[v] = 0;
+    for (int k = 0; k < s->width; k++) {
+        int c = colour[s->first + k];
+        if (++seen[c] == 2 && (target < 0 || c < target))
+            target = c;
+    }
+    if (target < 0) {
+        if (++s->leaves > s->limit)
+            return 1;
+        leaf(s);
+        return 0;
+    }
+    int *level = PyMem_Malloc(sizeof(int) * 2 * ((size_t)n + 1));
+    if (level == NULL)
+        return -1;
+    int *saved = level + n + 1;
+    memcpy(saved, colour, sizeof(int) * n);
+    int result = 0;
+    for (int k = 0; k < s->width && result == 0; k++) {
+        int v = s->first + k;
+        if (saved[v] != target)
+            continue;
+        for (int u = 0; u < n; u++)
+            level[u] = 2 * saved[u] + (saved[u] == target && u != v);
+        r->colour = level;
+        int count = refine(r, classes + 1);
+        result = search(s, count);
+    }
+    r->colour = colour;
+    PyMem_Free(level);
+    return result;
+}
+
 /* Canonical form of g as a new bytes object, Py_None (new reference) when
- * too many orderings would be needed, NULL on error. */
+ * it would cost too much, NULL on error. */
 static PyObject *
 canonical_form(const graph_t *g)
 {
@@ -358,15 +446,17 @@ canonical_form(const graph_t *g)
 
     size_t cells = (size_t)n_h * n_p;
     size_t pairs = 2 * (size_t)E + 1;
-    size_t ints = 8 * (size_t)n + pairs + 8;
-    char *arena = PyMem_Malloc(sizeof(label_t) * (3 * cells + pairs + 1) + sizeof(int) * ints);
+    size_t ints = 8 * ((size_t)n + 1) + pairs;
+    char *arena = PyMem_Malloc(sizeof(label_t) * (4 * cells + pairs + n + 2) + sizeof(int) * ints);
     if (arena == NULL)
         return PyErr_NoMemory();
     label_t *matrix = (label_t *)arena;
     label_t *cand = matrix + cells;
     label_t *best = cand + cells;
-    label_t *pair_label = best + cells;
-    int *ip = (int *)(pair_label + pairs);
+    label_t *scratch = best + cells;
+    label_t *pair_label = scratch + cells;
+    uint64_t *hash = pair_label + pairs;
+    int *ip = (int *)(hash + n + 1);
     int *colour = ip; ip += n + 1;
     int *start = ip; ip += n + 1;
     int *length = ip; ip += n + 1;
@@ -375,92 +465,34 @@ canonical_form(const graph_t *g)
     int *new_colour = ip; ip += n + 1;
     int *perm = ip; ip += n + 1;
     int *rows = ip; ip += n + 1;
-    int *pair_colour = ip; ip += pairs;
+    int *neighbour = ip; ip += pairs;
 
     memset(matrix, 0, sizeof(label_t) * cells);
     for (Py_ssize_t k = 0; k < E; k++)
         matrix[(size_t)g->i[k] * n_h + g->h[k]] += (label_t)1 << (shift * g->c[k]);
 
-    refine_t r = {n_h, n_p, n, matrix, colour, start, length, NULL, NULL};
-    refine(&r, order, tmp, pair_label, pair_colour, new_colour);
+    refine_t r = {n_h, n_p, n, matrix, start, length, pair_label,
+                  neighbour, 0, hash, colour, order, tmp, new_colour};
+    build_pairs(&r);
+    for (int v = 0; v < n; v++)
+        colour[v] = v < n_h ? 0 : 1;
+    int classes = refine(&r, (n_h > 0) + (n_p > 0));
 
-    long by_h = orderings(colour, 0, n_h, perm, tmp, &r, ORDERING_LIMIT);
-    long by_p = orderings(colour, n_h, n_p, perm, tmp, &r, ORDERING_LIMIT);
-    if (by_h > ORDERING_LIMIT && by_p > ORDERING_LIMIT) {
+    /* individualise on the side with fewer orderings (H on ties) */
+    int side_h = class_orderings(&r, 0, n_h, ORDERING_LIMIT)
+                 <= class_orderings(&r, n_h, n_p, ORDERING_LIMIT);
+    search_t s = {&r, side_h, side_h ? 0 : n_h, side_h ? n_h : n_p, side_h ? n_p : n_h,
+                  cand, scratch, best, perm, rows, 0, 0, LEAF_LIMIT};
+    int status = search(&s, classes);
+    if (status != 0) {
         PyMem_Free(arena);
+        if (status < 0)
+            return PyErr_NoMemory();
         Py_RETURN_NONE;
     }
-    int side_h = by_h <= by_p;          /* order the H-nodes, sort p rows */
-    int width = side_h ? n_h : n_p;     /* size of S */
-    int height = side_h ? n_p : n_h;    /* rows: the other side */
-    int first = side_h ? 0 : n_h;
-    /* S in class order; perm holds node numbers within the side */
-    orderings(colour, first, width, perm, tmp, &r, ORDERING_LIMIT);
-    for (int k = 0; k < width; k++)
-        perm[k] -= first;
-    /* class blocks of perm, each sorted ascending to start */
-    int *block_start = new_colour;      /* reuse: at most width + 1 blocks */
-    int blocks = 0;
-    for (int k = 0; k < width; k++)
-        if (k == 0 || colour[first + perm[k]] != colour[first + perm[k - 1]])
-            block_start[blocks++] = k;
-    block_start[blocks] = width;
-    for (int b = 0; b < blocks; b++) {
-        int s = block_start[b], len = block_start[b + 1] - s;
-        for (int x = 1; x < len; x++) {
-            int v = perm[s + x], y = x - 1;
-            while (y >= 0 && perm[s + y] > v) {
-                perm[s + y + 1] = perm[s + y];
-                y--;
-            }
-            perm[s + y + 1] = v;
-        }
-    }
-    int have_best = 0;
-    rows_t m = {cand, width};
-    size_t size = (size_t)height * width;
-    label_t *scratch = PyMem_Malloc(sizeof(label_t) * (size + 1));
-    if (scratch == NULL) {
-        PyMem_Free(arena);
-        return PyErr_NoMemory();
-    }
-    for (;;) {
-        for (int t = 0; t < height; t++)
-            for (int k = 0; k < width; k++)
-                cand[(size_t)t * width + k] =
-                    side_h ? entry(&r, perm[k], t) : entry(&r, t, perm[k]);
-        for (int t = 0; t < height; t++)
-            rows[t] = t;
-        merge_sort(rows, tmp, height, cmp_row, &m);
-        for (int t = 0; t < height; t++)
-            memcpy(scratch + (size_t)t * width, cand + (size_t)rows[t] * width,
-                   sizeof(label_t) * width);
-        int better = !have_best;
-        if (have_best) {
-            for (size_t k = 0; k < size; k++)
-                if (scratch[k] != best[k]) {
-                    better = scratch[k] < best[k];
-                    break;
-                }
-        }
-        if (better) {
-            memcpy(best, scratch, sizeof(label_t) * size);
-            have_best = 1;
-        }
-        /* next ordering: odometer over the blocks */
-        int b = blocks - 1;
-        while (b >= 0) {
-            int s = block_start[b], len = block_start[b + 1] - s;
-            if (next_permutation(perm + s, len))
-                break;
-            b--;
-        }
-        if (b < 0)
-            break;
-    }
-    PyMem_Free(scratch);
+    size_t size = (size_t)s.height * s.width;
     uint64_t header[5] = {(uint64_t)n_h, (uint64_t)n_p, (uint64_t)E,
-                          (uint64_t)side_h, (uint64_t)width};
+                          (uint64_t)side_h, (uint64_t)s.width};
     PyObject *out = PyBytes_FromStringAndSize(NULL, sizeof(header) + sizeof(label_t) * size);
     if (out != NULL) {
         char *buf = PyBytes_AS_STRING(out);
