@@ -21,24 +21,27 @@
  * its edges of colour c and shift = bit length of the number of edges, so a
  * label determines the bundle.  Colour refinement of the labelled bipartite
  * graph splits both sides into classes that every isomorphism respects.  One
- * side S is then ordered in every way that keeps its classes in order (each
- * class permuted in every way), and for each ordering the other side's rows
- * (labels to S in that order) are sorted; the smallest such matrix, with the
- * sizes, is the form.  Two graphs get equal forms exactly when they are
- * isomorphic: the set of orderings is carried along by an isomorphism, and
- * the matrix gives back the graph.  When both sides would need more than
- * ORDERING_LIMIT orderings, state_key returns None and the caller uses
- * nauty instead; the choice depends only on the classes, so isomorphic
- * graphs always take the same road.
+ * side S is then made discrete by individualisation and refinement: each
+ * node of the first class of S with several nodes is given a class of its
+ * own in turn, and the graph refined again, until every node of S is alone
+ * in its class.  At each such leaf S is ordered by class and the other
+ * side's rows (labels to S in that order) are sorted; the smallest matrix
+ * over all leaves, with the sizes, is the form.  Two graphs get equal forms
+ * exactly when they are isomorphic: every step depends only on the graph,
+ * so an isomorphism carries the leaves of one search onto those of the
+ * other, and the matrix gives back the graph.  A search has at most as many
+ * leaves as S has orderings that keep its first classes; when both sides
+ * have more than ORDERING_LIMIT of them, state_key returns None and the
+ * caller uses nauty instead.  That choice depends only on the classes, so
+ * isomorphic graphs always take the same road.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
 
-#define ABI_VERSION 5
+#define ABI_VERSION 6
 #define ORDERING_LIMIT 720
-#define LEAF_LIMIT 512
 #define MAX_CELLS (1 << 16)
 
 typedef uint64_t label_t;
@@ -478,11 +481,19 @@ canonical_form(const graph_t *g)
         colour[v] = v < n_h ? 0 : 1;
     int classes = refine(&r, (n_h > 0) + (n_p > 0));
 
-    /* individualise on the side with fewer orderings (H on ties) */
-    int side_h = class_orderings(&r, 0, n_h, ORDERING_LIMIT)
-                 <= class_orderings(&r, n_h, n_p, ORDERING_LIMIT);
+    /* individualise on the side with fewer orderings (H on ties); the
+     * search has at most that many leaves, and when both sides have more
+     * than ORDERING_LIMIT (cycles, for instance, which refinement does not
+     * split), nauty does better */
+    long by_h = class_orderings(&r, 0, n_h, ORDERING_LIMIT);
+    long by_p = class_orderings(&r, n_h, n_p, ORDERING_LIMIT);
+    if (by_h > ORDERING_LIMIT && by_p > ORDERING_LIMIT) {
+        PyMem_Free(arena);
+        Py_RETURN_NONE;
+    }
+    int side_h = by_h <= by_p;
     search_t s = {&r, side_h, side_h ? 0 : n_h, side_h ? n_h : n_p, side_h ? n_p : n_h,
-                  cand, scratch, best, perm, rows, 0, 0, LEAF_LIMIT};
+                  cand, scratch, best, perm, rows, 0, 0, ORDERING_LIMIT};
     int status = search(&s, classes);
     if (status != 0) {
         PyMem_Free(arena);
