@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pairings import all_pairings
-from strategies import diagrams
+from strategies import diagrams, graphs
 
 from feynflow import wick
 from feynflow.diagrams import Diagram
@@ -24,25 +24,6 @@ fast = wick._fast
 needs_speedups = pytest.mark.skipif(
     fast is None, reason="_feynflow_speedups is not built (no C compiler?)"
 )
-
-
-@st.composite
-def graphs(draw, max_h=4, max_p=5, max_edges=12, colours=3):
-    """A bipartite multigraph ``(n_h, n_p, edges)``, nodes without edges allowed."""
-    n_h = draw(st.integers(1, max_h))
-    n_p = draw(st.integers(1, max_p))
-    edges = draw(
-        st.lists(
-            st.tuples(
-                st.integers(0, n_h - 1),
-                st.integers(0, n_p - 1),
-                st.integers(0, colours - 1),
-            ),
-            min_size=1,
-            max_size=max_edges,
-        )
-    )
-    return n_h, n_p, edges
 
 
 def relabelled(graph, data):
