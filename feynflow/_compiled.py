@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 #: The interface version this code expects of the extension.
-ABI = 6
+ABI = 8
 
 
 def _load():

@@ -14,7 +14,9 @@
  *                                no cheap canonical form);
  *   contract(...), components(...), first_edge(...)
  *                                the single steps, for the Python code and
- *                                its tests.
+ *                                its tests;
+ *   add_into(total, part, weight, dq, dn)
+ *                                sums of polynomials {(q, n): count}.
  *
  * The canonical form.  Each bundle (the edges between one H-node and one
  * p-node) gets the label sum_c m_c << (shift * c), where m_c is the number of
@@ -40,9 +42,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ABI_VERSION 6
+#define ABI_VERSION 8
 #define ORDERING_LIMIT 720
 #define MAX_CELLS (1 << 16)
+#define MAX_COLOUR 4096
 
 typedef uint64_t label_t;
 
@@ -92,18 +95,27 @@ graph_parse(graph_t *g, PyObject *n_h, PyObject *n_p, PyObject *edges)
     g->i = g->h + n;
     g->c = g->i + n;
     for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *edge = items[k];
-        if (!PyTuple_Check(edge) || PyTuple_GET_SIZE(edge) != 3) {
-            PyErr_SetString(PyExc_TypeError, "an edge must be a tuple (h, i, colour)");
+        PyObject *edge = items[k], **part;
+        if (PyTuple_Check(edge) && PyTuple_GET_SIZE(edge) == 3)
+            part = &PyTuple_GET_ITEM(edge, 0);
+        else if (PyList_Check(edge) && PyList_GET_SIZE(edge) == 3)
+            part = &PyList_GET_ITEM(edge, 0);
+        else {
+            PyErr_SetString(PyExc_TypeError, "an edge must be a triple (h, i, colour)");
             goto fail;
         }
-        long h = PyLong_AsLong(PyTuple_GET_ITEM(edge, 0));
-        long i = PyLong_AsLong(PyTuple_GET_ITEM(edge, 1));
-        long c = PyLong_AsLong(PyTuple_GET_ITEM(edge, 2));
+        long h = PyLong_AsLong(part[0]);
+        long i = PyLong_AsLong(part[1]);
+        long c = PyLong_AsLong(part[2]);
         if (PyErr_Occurred())
             goto fail;
-        if (h < 0 || h >= g->n_h || i < 0 || i >= g->n_p || c < 0 || c > 4096) {
+        if (h < 0 || h >= g->n_h || i < 0 || i >= g->n_p || c < 0) {
             PyErr_Format(PyExc_ValueError, "edge (%ld, %ld, %ld) is out of range", h, i, c);
+            goto fail;
+        }
+        if (c > MAX_COLOUR) {
+            /* the callers then take the Python steps */
+            PyErr_Format(PyExc_OverflowError, "colour %ld is above %d", c, MAX_COLOUR);
             goto fail;
         }
         g->h[k] = (int)h;
@@ -904,6 +916,90 @@ fail:
 }
 
 /* ------------------------------------------------------------------ */
+/* Sums of polynomials {(q, n): count}                                 */
+
+/* total[(q + dq, n + dn)] += weight * count for every (q, n): count of
+ * part (a dict other than total); the counts are Python ints of any size.
+ * Returns 0, or -1 with an exception set. */
+static int
+add_into(PyObject *total, PyObject *part, PyObject *weight, long dq, long dn)
+{
+    int overflow = 0;
+    int unit = PyLong_CheckExact(weight) && PyLong_AsLongAndOverflow(weight, &overflow) == 1
+               && !overflow;
+    if (PyErr_Occurred())
+        return -1;
+    Py_ssize_t pos = 0;
+    PyObject *key, *count;
+    while (PyDict_Next(part, &pos, &key, &count)) {
+        Py_INCREF(key);
+        Py_INCREF(count);
+        PyObject *target = NULL, *term = NULL, *sum = NULL;
+        int bad = 1;
+        if (dq || dn) {
+            if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2) {
+                PyErr_SetString(PyExc_TypeError, "keys must be pairs (q, n)");
+                goto next;
+            }
+            long q = PyLong_AsLong(PyTuple_GET_ITEM(key, 0));
+            long n = PyLong_AsLong(PyTuple_GET_ITEM(key, 1));
+            if (PyErr_Occurred())
+                goto next;
+            target = Py_BuildValue("(ll)", q + dq, n + dn);
+        }
+        else {
+            target = key;
+            Py_INCREF(target);
+        }
+        if (target == NULL)
+            goto next;
+        term = unit ? (Py_INCREF(count), count) : PyNumber_Multiply(weight, count);
+        if (term == NULL)
+            goto next;
+        PyObject *old = PyDict_GetItemWithError(total, target);
+        if (old != NULL)
+            sum = PyNumber_Add(old, term);
+        else if (!PyErr_Occurred())
+            sum = (Py_INCREF(term), term);
+        bad = sum == NULL || PyDict_SetItem(total, target, sum) < 0;
+    next:
+        Py_XDECREF(sum);
+        Py_XDECREF(term);
+        Py_XDECREF(target);
+        Py_DECREF(count);
+        Py_DECREF(key);
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+py_add_into(PyObject *self, PyObject *args)
+{
+    PyObject *total, *part, *weight;
+    long dq, dn;
+    if (!PyArg_ParseTuple(args, "O!O!Oll:add_into", &PyDict_Type, &total, &PyDict_Type,
+                          &part, &weight, &dq, &dn))
+        return NULL;
+    int status;
+    if (part == total) {
+        /* adding a dict to itself: read a copy */
+        PyObject *copy = PyDict_Copy(part);
+        if (copy == NULL)
+            return NULL;
+        status = add_into(total, copy, weight, dq, dn);
+        Py_DECREF(copy);
+    }
+    else {
+        status = add_into(total, part, weight, dq, dn);
+    }
+    if (status < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ */
 
 static PyMethodDef methods[] = {
     {"state_key", py_state_key, METH_VARARGS,
@@ -914,6 +1010,8 @@ static PyMethodDef methods[] = {
      "contract(n_h, n_p, edges, first, h_f, i_f) -> ((q, n), (n_h, n_p, edges))."},
     {"components", py_components, METH_VARARGS,
      "components(n_h, n_p, edges) -> number of connected components."},
+    {"add_into", py_add_into, METH_VARARGS,
+     "add_into(total, part, weight, dq, dn): total[(q+dq, n+dn)] += weight * c."},
     {"first_edge", py_first_edge, METH_VARARGS,
      "first_edge(n_h, n_p, edges) -> index of the edge to pair first, or -1."},
     {NULL, NULL, 0, NULL},

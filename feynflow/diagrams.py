@@ -198,7 +198,10 @@ def graph_key(n_h: int, n_p: int, edges) -> tuple:
     False
     """
     if _compiled.fast is not None:
-        key = _compiled.fast.state_key(n_h, n_p, edges)
+        try:
+            key = _compiled.fast.state_key(n_h, n_p, edges)
+        except OverflowError:  # colours above its range
+            key = None
         if key is not None:
             return key
     # The edge-vertex graph of `_canonical_labelling`, built in one pass.

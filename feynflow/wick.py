@@ -140,9 +140,10 @@ def _state_key(n_h: int, n_p: int, edges) -> tuple | bytes:
     `_nauty_key`.
     """
     if _fast is not None:
-        key = _fast.state_key(n_h, n_p, edges)
-        if key is not None:
-            return key
+        with contextlib.suppress(OverflowError):  # colours above its range
+            key = _fast.state_key(n_h, n_p, edges)
+            if key is not None:
+                return key
     return _nauty_key(n_h, n_p, edges)
 
 
@@ -237,6 +238,16 @@ def _compact(
     return isolated, (len(used_h), len(used_p), list(edges))
 
 
+def _add_python(total: PHPolynomial, part: PHPolynomial, weight: int, dq, dn) -> None:
+    """``total[(q + dq, n + dn)] += weight * c`` for every ``(q, n): c`` of ``part``."""
+    for (q, n), c in part.items():
+        monomial = (q + dq, n + dn)
+        total[monomial] = total.get(monomial, 0) + weight * c
+
+
+_add_into = _add_python if _fast is None else _fast.add_into
+
+
 def _shift(value: PHPolynomial, offset: tuple[int, int]) -> PHPolynomial:
     if offset == (0, 0):
         return value
@@ -269,7 +280,8 @@ def pareto_front(value: PHPolynomial) -> PHPolynomial:
 def _count_components(n_h: int, n_p: int, edges) -> int:
     """Number of connected components; a node without edges is one of its own."""
     if _fast is not None:
-        return _fast.components(n_h, n_p, edges)
+        with contextlib.suppress(OverflowError):
+            return _fast.components(n_h, n_p, edges)
     parent = list(range(n_h + n_p))
     count = n_h + n_p
     for h, i in {(h, i) for h, i, _ in edges}:
@@ -475,7 +487,8 @@ def _first_edge(n_h: int, n_p: int, edges, counts: dict[int, int]) -> int:
 def _pick_first(n_h: int, n_p: int, edges) -> int:
     """`_first_edge` of a graph, or -1 when a colour has an odd number of edges."""
     if _fast is not None:
-        return _fast.first_edge(n_h, n_p, edges)
+        with contextlib.suppress(OverflowError):
+            return _fast.first_edge(n_h, n_p, edges)
     counts: dict[int, int] = {}
     for _, _, colour in edges:
         counts[colour] = counts.get(colour, 0) + 1
@@ -497,7 +510,10 @@ def _branches(n_h: int, n_p: int, edges, first: int) -> list[tuple]:
     (it then says so, and the orbits are used).
     """
     if _fast is not None:
-        found = _fast.branches(n_h, n_p, edges, first)
+        try:
+            found = _fast.branches(n_h, n_p, edges, first)
+        except OverflowError:
+            found = None
         if found is not None:
             return [
                 (weight, (q, n), (n_h2, n_p2, rest), key)
@@ -562,23 +578,17 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool, key=None) -> PHPolyno
         for _, bound, weight, isolated, state, child in bounded:
             if value and strictly_dominated(bound, value):
                 continue
-            branch = (
-                _shift(_state_value(*state, True, child), isolated)
-                if state[2]
-                else {isolated: 1}
-            )
-            for monomial, coeff in branch.items():
-                value[monomial] = value.get(monomial, 0) + weight * coeff
+            if state[2]:
+                _add_into(value, _state_value(*state, True, child), weight, *isolated)
+            else:
+                value[isolated] = value.get(isolated, 0) + weight
         value = pareto_front(value)
     else:
         for weight, isolated, state, child in branches:
-            branch = (
-                _shift(_state_value(*state, False, child), isolated)
-                if state[2]
-                else {isolated: 1}
-            )
-            for monomial, coeff in branch.items():
-                value[monomial] = value.get(monomial, 0) + weight * coeff
+            if state[2]:
+                _add_into(value, _state_value(*state, False, child), weight, *isolated)
+            else:
+                value[isolated] = value.get(isolated, 0) + weight
     value = {k: c for k, c in value.items() if c}
     with _memo_lock:
         memo[key] = value
@@ -667,9 +677,7 @@ def _state_face(
         if best is None or top > best:
             best, value = top, {}
         if top == best:
-            for (q, n), c in counts_below.items():
-                monomial = (q + isolated[0], n + isolated[1])
-                value[monomial] = value.get(monomial, 0) + weight * c
+            _add_into(value, counts_below, weight, *isolated)
     result = (best, value)
     with _memo_lock:
         _face_memo[key] = result

@@ -116,6 +116,53 @@ def test_many_colours_or_edges_fall_back_to_nauty():
 
 
 @needs_speedups
+def test_colours_beyond_the_compiled_range_take_the_python_steps():
+    # Diagram accepts any positive colour; the compiled loop refuses those
+    # above its range and the Python steps take over.
+    diagram = Diagram(2, 1, [(0, 0, 5000), (1, 0, 5000)])
+    with pytest.raises(OverflowError):
+        fast.state_key(2, 1, list(diagram.edges))
+    assert wick.wick_counts(diagram) == {(1, 1): 1}
+    assert wick.face_counts(diagram, (1, 1)) == {(1, 1): 1}
+    assert wick.linear_bound(2, 1, [(0, 0, 5000), (1, 0, 5000)], (1, 1)) >= 2
+
+
+@needs_speedups
+def test_edges_may_be_lists():
+    assert wick.class_bound(2, 1, [[0, 0, 1], [1, 0, 1]]) == [(0, 2), (1, 1)]
+    assert fast.state_key(2, 1, [[0, 0, 1], [1, 0, 1]]) == fast.state_key(
+        2, 1, [(1, 0, 1), (0, 0, 1)]
+    )
+
+
+@needs_speedups
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.integers(0, 5), st.integers(0, 5)), st.integers(-(2**80), 2**80)
+    ),
+    st.dictionaries(
+        st.tuples(st.integers(0, 5), st.integers(0, 5)), st.integers(-(2**80), 2**80)
+    ),
+    st.integers(-(2**70), 2**70),
+    st.integers(0, 3),
+    st.integers(0, 3),
+)
+def test_add_into_matches_the_python_sum(total, part, weight, dq, dn):
+    expected = dict(total)
+    wick._add_python(expected, part, weight, dq, dn)
+    fast.add_into(total, part, weight, dq, dn)
+    assert total == expected
+
+
+@needs_speedups
+def test_add_into_a_dict_itself_reads_it_once():
+    total = {(0, 0): 1, (1, 0): 2}
+    fast.add_into(total, total, 3, 1, 0)
+    assert total == {(0, 0): 1, (1, 0): 5, (2, 0): 6}
+
+
+@needs_speedups
 def test_bad_edges_are_refused_not_read_out_of_bounds():
     with pytest.raises(ValueError):
         fast.state_key(1, 1, [(0, 1, 0)])
@@ -204,6 +251,7 @@ def engine(request, monkeypatch):
         pytest.skip("_feynflow_speedups is not built")
     if request.param == "python":
         monkeypatch.setattr(wick, "_fast", None)
+        monkeypatch.setattr(wick, "_add_into", wick._add_python)
     wick.clear_wick_cache()
     yield request.param
     wick.clear_wick_cache()
@@ -239,6 +287,7 @@ def test_engines_agree_where_listing_pairings_is_too_slow(monkeypatch):
     wick.clear_wick_cache()
     compiled = [wick.wick_counts(x) for x in merged]
     monkeypatch.setattr(wick, "_fast", None)
+    monkeypatch.setattr(wick, "_add_into", wick._add_python)
     wick.clear_wick_cache()
     python = [wick.wick_counts(x) for x in merged]
     wick.clear_wick_cache()
