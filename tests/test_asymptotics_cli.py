@@ -106,7 +106,7 @@ def test_regime_refuses_non_growing_p_or_H(alpha, capsys):
     assert "must be > 0" in err
 
 
-@pytest.mark.parametrize("bad", ["1/x", "-3/x", "1/0", "half"])
+@pytest.mark.parametrize("bad", ["1/x", "-3/x", "1/0", "half", "-inf", "inf", "-nan"])
 def test_regime_refuses_malformed_fractions(bad, capsys):
     code, err = run_error(
         ["regime", "--nu", "3", "--asym", "--alpha", "1", "1", bad], capsys

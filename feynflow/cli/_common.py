@@ -73,6 +73,15 @@ def fraction(text: str) -> Fraction:
         ) from None
 
 
+def accept_negative_values(parser: argparse.ArgumentParser) -> None:
+    """Let arguments such as ``-1/2``, ``-.5`` or ``-inf`` be values, not options.
+
+    argparse takes only plain negative numbers for values; the rest would
+    end in "expected 3 arguments" instead of a message about the value.
+    """
+    parser._negative_number_matcher = re.compile(r"^-(?:[\d.]|(?i:inf|nan))")
+
+
 def nu_argument(text: str) -> int:
     """Parse the tensor order ``nu`` (an integer from 2 to `MAX_NU`)."""
     from feynflow.diagrams import MAX_NU

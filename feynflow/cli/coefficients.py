@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 import sympy
 
 from feynflow.cli._common import (
+    accept_negative_values,
     add_scenario_arguments,
     add_time_limit_argument,
     checked_target,
@@ -77,8 +77,7 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument("--format", choices=("table", "json", "latex"), default="table")
-    # argparse would read "-1/2" as an option; let fractions count as numbers.
-    parser._negative_number_matcher = re.compile(r"^-[\d.]")
+    accept_negative_values(parser)
     parser.add_argument(
         "--jobs",
         type=jobs_argument,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 
 from feynflow.asymptotics import (
     CONJECTURE_STATEMENT,
@@ -27,6 +26,7 @@ from feynflow.asymptotics import (
     regime_table,
 )
 from feynflow.cli._common import (
+    accept_negative_values,
     add_scenario_arguments,
     add_time_limit_argument,
     check_plot_path,
@@ -106,8 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="exponents of p, H, sigma (integers or fractions like -1/2)",
     )
     regime.add_argument("--format", choices=("json", "table"), default="table")
-    # argparse would read "-1/2" as an option; let fractions count as numbers.
-    regime._negative_number_matcher = re.compile(r"^-[\d.]")
+    accept_negative_values(regime)
     regime.set_defaults(func=run)
 
     regimes = subparsers.add_parser(
