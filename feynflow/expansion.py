@@ -21,6 +21,7 @@ from fractions import Fraction
 
 import sympy
 
+from feynflow import _compiled
 from feynflow.diagrams import (
     Diagram,
     DiagramSum,
@@ -30,7 +31,7 @@ from feynflow.diagrams import (
     r_diagram,
 )
 from feynflow.errors import ParameterError, TimeLimitError
-from feynflow.mergers import free_merger_fronts, merger_fronts_applies
+from feynflow.mergers import iter_free_merger_fronts, merger_fronts_applies
 from feynflow.symbols import POLY_GENS
 from feynflow.targets import (
     Target,
@@ -347,17 +348,22 @@ def _clock(time_limit: float | None, order: int):
     return deadline_at, check_time
 
 
-def _stored_orders(store, keys: list[dict], progress) -> list[sympy.Poly]:
-    """The leading run of orders found in ``store``; all of them report progress."""
+def _stored_orders(store, key_of, order: int, progress) -> list[sympy.Poly]:
+    """The leading run of orders ``0..order`` found in ``store``.
+
+    ``key_of(s)`` gives the cache key of order ``s``; keys are made one at a
+    time, so a huge ``order`` costs nothing before the first missing one.
+    When every order is found, all of them report progress.
+    """
     stored: list[sympy.Poly] = []
-    for key in keys:
-        found = store.get(key, decode=_decode_one_order)
+    for s in range(order + 1):
+        found = store.get(key_of(s), decode=_decode_one_order)
         if found is None:
             break
         stored.append(found[0])
-    if len(stored) == len(keys) and progress is not None:
-        for s in range(len(keys)):
-            progress(s, len(keys) - 1)
+    if len(stored) == order + 1 and progress is not None:
+        for s in range(order + 1):
+            progress(s, order)
     return stored
 
 
@@ -532,13 +538,15 @@ def loss_coefficients(
     )
     _checked_executor(executor)
     deadline_at, check_time = _clock(time_limit, order)
+    logger.info("averaging with the %s", _compiled.engine())
 
     from feynflow.cache import encode_coefficients
 
     store = _open_cache(cache)
     stored = _stored_orders(
         store,
-        [_cache_key(nu, symmetric, target, leading, s) for s in range(order + 1)],
+        lambda s: _cache_key(nu, symmetric, target, leading, s),
+        order,
         progress,
     )
     if len(stored) == order + 1:
@@ -560,7 +568,9 @@ def loss_coefficients(
             progress(s, order)
 
     if leading and merger_fronts_applies(nu, symmetric, target):
-        for s, terms in enumerate(free_merger_fronts(nu, order)):
+        for s, terms in enumerate(iter_free_merger_fronts(nu, order)):
+            if s >= len(stored):
+                check_time()
             finish_order(s, terms)
         return coefficients
 
@@ -682,10 +692,11 @@ def leading_coefficients(
     from feynflow.cache import encode_coefficients
 
     store = _open_cache(cache)
-    keys = [
-        _cache_key(nu, symmetric, target, True, s, weights) for s in range(order + 1)
-    ]
-    found = _stored_orders(store, keys, progress)
+
+    def key_of(s: int) -> dict:
+        return _cache_key(nu, symmetric, target, True, s, weights)
+
+    found = _stored_orders(store, key_of, order, progress)
     if len(found) == order + 1:
         return found
     stored = len(found)
@@ -709,7 +720,7 @@ def leading_coefficients(
         poly = ph_sigma_poly({k: c for k, c in terms.items() if c})
         coefficients.append(poly)
         if s >= stored:
-            store.put(keys[s], encode_coefficients([poly]))
+            store.put(key_of(s), encode_coefficients([poly]))
         if progress is not None:
             progress(s, order)
     return coefficients

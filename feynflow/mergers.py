@@ -74,11 +74,20 @@ def free_merger_fronts(
     Runs in ``O(order^2)`` operations on integers: order 40 takes
     milliseconds.
     """
+    return list(iter_free_merger_fronts(nu, order))
+
+
+def iter_free_merger_fronts(nu: int, order: int):
+    """`free_merger_fronts` one order at a time (a generator)."""
     nu = check_nu(nu)
     if nu % 2 or nu < 4:
         raise ParameterError(
             f"nu={nu} is not allowed here; merger fronts need an even nu >= 4"
         )
+    yield from _merger_levels(nu, order)
+
+
+def _merger_levels(nu: int, order: int):
     d = d_diagram(nu, symmetric=True)
     d_front = pareto_front(wick_counts(d))
     d_edges = d.n_edges
@@ -87,7 +96,7 @@ def free_merger_fronts(
     # every diagram of one level has 2 nu + s (2 nu - 2) edges.
     level = {key: Fraction(count, 2) for key, count in d_front.items()}
     edges = d_edges
-    fronts = [{(q, n, edges): c for (q, n), c in level.items()}]
+    yield {(q, n, edges): c for (q, n), c in level.items()}
     for s in range(1, order + 1):
         following: dict[tuple[int, int], Fraction] = {}
         for (q1, n1), weight in level.items():
@@ -100,5 +109,4 @@ def free_merger_fronts(
         level = pareto_front({k: c for k, c in following.items() if c})
         edges += d_edges - 2
         sign = -1 if s % 2 else 1
-        fronts.append({(q, n, edges): sign * c for (q, n), c in level.items()})
-    return fronts
+        yield {(q, n, edges): sign * c for (q, n), c in level.items()}

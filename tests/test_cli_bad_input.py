@@ -86,6 +86,23 @@ def test_time_limit_stops_a_single_long_average():
     assert "time limit" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["coefficients", "--nu", "2", "--asym", "--order", "9" * 23],
+        ["coefficients", "--nu", "4", "--sym", "--target", "zero", "--leading"]
+        + ["--order", "100000000"],
+        ["pareto", "--nu", "4", "--asym", "--order", "1000000000"],
+    ],
+)
+def test_time_limit_holds_for_huge_orders(args):
+    # Nothing may be built per order before the clock is checked: a huge
+    # order still stops at the limit, with little memory.
+    result = run_cli(*args, "--time-limit", "2")
+    assert result.returncode == 3, result.stderr
+    assert "time limit" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_modadd_polynomial_warns_where_it_does_not_hold():
     result = run_cli(
         "coefficients", "--nu", "3", "--sym", "--order", "1", "--target", "modadd"
