@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="small sizes and few seeds (about a minute) instead of the full run",
+        help="small sizes and few seeds (about half a minute) instead of the full run",
     )
     parser.add_argument(
         "--out",
