@@ -38,7 +38,7 @@ def reach(nu: int, symmetric: bool, budget: float) -> tuple[int, float, list[str
     with contextlib.suppress(TimeLimitError):
         loss_coefficients(
             nu,
-            40,
+            200,
             symmetric=symmetric,
             leading=True,
             time_limit=budget,
