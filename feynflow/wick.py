@@ -842,9 +842,11 @@ def wick_expectation(diagram: Diagram | DiagramSum) -> sympy.Poly:
     The average is computed by pairing one edge of the rarest colour with
     every partner, contracting, and recursing on the canonical form of what is
     left (nodes left without edges only count as factors ``p`` or ``H``);
-    partners equivalent under the stabiliser of the first edge are followed
-    once.  Averages of intermediate graphs are memoised for the life of the
-    process (see `clear_wick_cache`).  A disjoint union is *not* averaged
+    partners that leave isomorphic remainders are followed once (found as
+    orbits of the stabiliser of the first edge, or, in the compiled inner
+    loop of `feynflow._compiled`, by equal canonical forms).  Averages of
+    intermediate graphs are memoised for the life of the process (see
+    `clear_wick_cache`).  A disjoint union is *not* averaged
     factor by factor: pairings may join its parts when they share a colour.
 
     References
