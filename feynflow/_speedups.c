@@ -354,7 +354,6 @@ typedef struct {
     label_t *cand, *scratch, *best;
     int *perm, *rows;
     int have_best;
-    long leaves, limit;
 } search_t;
 
 static void
@@ -398,8 +397,7 @@ leaf(search_t *s)
     }
 }
 
-/* Returns 0 when done, 1 when more than s->limit leaves would be needed,
- * -1 on memory error. */
+/* Returns 0 when done, -1 on memory error. */
 static int
 search(search_t *s, int classes)
 {
@@ -416,8 +414,6 @@ search(search_t *s, int classes)
             target = c;
     }
     if (target < 0) {
-        if (++s->leaves > s->limit)
-            return 1;
         leaf(s);
         return 0;
     }
@@ -505,13 +501,10 @@ canonical_form(const graph_t *g)
     }
     int side_h = by_h <= by_p;
     search_t s = {&r, side_h, side_h ? 0 : n_h, side_h ? n_h : n_p, side_h ? n_p : n_h,
-                  cand, scratch, best, perm, rows, 0, 0, ORDERING_LIMIT};
-    int status = search(&s, classes);
-    if (status != 0) {
+                  cand, scratch, best, perm, rows, 0};
+    if (search(&s, classes) < 0) {
         PyMem_Free(arena);
-        if (status < 0)
-            return PyErr_NoMemory();
-        Py_RETURN_NONE;
+        return PyErr_NoMemory();
     }
     size_t size = (size_t)s.height * s.width;
     uint64_t header[5] = {(uint64_t)n_h, (uint64_t)n_p, (uint64_t)E,

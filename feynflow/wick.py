@@ -140,10 +140,12 @@ def _state_key(n_h: int, n_p: int, edges) -> tuple | bytes:
     `_nauty_key`.
     """
     if _fast is not None:
-        with contextlib.suppress(OverflowError):  # colours above its range
+        try:
             key = _fast.state_key(n_h, n_p, edges)
-            if key is not None:
-                return key
+        except OverflowError:  # colours above its range
+            key = None
+        if key is not None:
+            return key
     return _nauty_key(n_h, n_p, edges)
 
 
@@ -280,8 +282,10 @@ def pareto_front(value: PHPolynomial) -> PHPolynomial:
 def _count_components(n_h: int, n_p: int, edges) -> int:
     """Number of connected components; a node without edges is one of its own."""
     if _fast is not None:
-        with contextlib.suppress(OverflowError):
+        try:
             return _fast.components(n_h, n_p, edges)
+        except OverflowError:
+            pass
     parent = list(range(n_h + n_p))
     count = n_h + n_p
     for h, i in {(h, i) for h, i, _ in edges}:
@@ -487,8 +491,10 @@ def _first_edge(n_h: int, n_p: int, edges, counts: dict[int, int]) -> int:
 def _pick_first(n_h: int, n_p: int, edges) -> int:
     """`_first_edge` of a graph, or -1 when a colour has an odd number of edges."""
     if _fast is not None:
-        with contextlib.suppress(OverflowError):
+        try:
             return _fast.first_edge(n_h, n_p, edges)
+        except OverflowError:
+            pass
     counts: dict[int, int] = {}
     for _, _, colour in edges:
         counts[colour] = counts.get(colour, 0) + 1
@@ -523,6 +529,14 @@ def _branches(n_h: int, n_p: int, edges, first: int) -> list[tuple]:
         (weight, *_contract(n_h, n_p, edges, first, h_f, i_f), None)
         for h_f, i_f, weight in _bundle_partners(n_h, n_p, edges, first)
     ]
+
+
+def _follow(value: PHPolynomial, weight, isolated, state, child, leading) -> None:
+    """Add ``weight`` times the average of one branch (see `_branches`) to ``value``."""
+    if state[2]:
+        _add_into(value, _state_value(*state, leading, child), weight, *isolated)
+    else:
+        value[isolated] = value.get(isolated, 0) + weight
 
 
 def _state_value(n_h: int, n_p: int, edges, leading: bool, key=None) -> PHPolynomial:
@@ -575,20 +589,14 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool, key=None) -> PHPolyno
         # Follow the most promising partners first, so that later ones are
         # more often cut off by what they have found.
         bounded.sort(key=lambda item: -item[0])
-        for _, bound, weight, isolated, state, child in bounded:
+        for _, bound, *branch in bounded:
             if value and strictly_dominated(bound, value):
                 continue
-            if state[2]:
-                _add_into(value, _state_value(*state, True, child), weight, *isolated)
-            else:
-                value[isolated] = value.get(isolated, 0) + weight
+            _follow(value, *branch, True)
         value = pareto_front(value)
     else:
-        for weight, isolated, state, child in branches:
-            if state[2]:
-                _add_into(value, _state_value(*state, False, child), weight, *isolated)
-            else:
-                value[isolated] = value.get(isolated, 0) + weight
+        for branch in branches:
+            _follow(value, *branch, False)
     value = {k: c for k, c in value.items() if c}
     with _memo_lock:
         memo[key] = value
