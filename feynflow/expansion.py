@@ -578,6 +578,12 @@ def loss_coefficients(
     for s, power, pieces in _powers(
         generator, order, executor, check_time, deadline_at
     ):
+        if s < len(stored):
+            # Cached: the merges go on (later orders need them), no averages.
+            coefficients.append(stored[s])
+            if progress is not None:
+                progress(s, order)
+            continue
         sign = -1 if s % 2 else 1
         terms: dict[tuple[int, int, int], Fraction] = {}
         chunks = _chunks(power.sorted_items(), pieces)
@@ -705,6 +711,11 @@ def leading_coefficients(
     for s, power, pieces in _powers(
         generator, order, executor, check_time, deadline_at
     ):
+        if s < stored:
+            coefficients.append(found[s])
+            if progress is not None:
+                progress(s, order)
+            continue
         sign = -1 if s % 2 else 1
         best = None
         terms: dict[tuple[int, int, int], Fraction] = {}
@@ -719,8 +730,7 @@ def leading_coefficients(
             _add_into(terms, part)
         poly = ph_sigma_poly({k: c for k, c in terms.items() if c})
         coefficients.append(poly)
-        if s >= stored:
-            store.put(key_of(s), encode_coefficients([poly]))
+        store.put(key_of(s), encode_coefficients([poly]))
         if progress is not None:
             progress(s, order)
     return coefficients

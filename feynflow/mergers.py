@@ -78,13 +78,13 @@ def free_merger_fronts(
 
 
 def iter_free_merger_fronts(nu: int, order: int):
-    """`free_merger_fronts` one order at a time (a generator)."""
+    """`free_merger_fronts` one order at a time; ``nu`` is checked at once."""
     nu = check_nu(nu)
     if nu % 2 or nu < 4:
         raise ParameterError(
             f"nu={nu} is not allowed here; merger fronts need an even nu >= 4"
         )
-    yield from _merger_levels(nu, order)
+    return _merger_levels(nu, order)
 
 
 def _merger_levels(nu: int, order: int):

@@ -858,3 +858,37 @@ def test_cache_inherited_through_fork_opens_its_own_connection(tmp_path):
     finally:
         _FORKED_CACHE.close()
         _FORKED_CACHE = None
+
+
+@pytest.mark.parametrize("leading", [False, True])
+def test_extending_a_cached_run_averages_only_the_new_orders(
+    tmp_path, monkeypatch, leading
+):
+    expansion = pytest.importorskip("feynflow.expansion")
+    path = tmp_path / "c.sqlite"
+    expected = expansion.loss_coefficients(3, 3, symmetric=False, leading=leading)
+    expansion.loss_coefficients(3, 1, symmetric=False, leading=leading, cache=path)
+    averaged = []
+    original = expansion._average_chunk
+
+    def counting(items, sign, prune):
+        averaged.append(items[0][0].n_edges if items else None)
+        return original(items, sign, prune)
+
+    monkeypatch.setattr(expansion, "_average_chunk", counting)
+    again = expansion.loss_coefficients(
+        3, 3, symmetric=False, leading=leading, cache=path
+    )
+    assert again == expected
+    # Orders 0 and 1 come from the cache: only orders 2 and 3 are averaged.
+    assert len(averaged) == 2
+
+
+def test_extending_a_cached_leading_coefficients_run_gives_the_same_terms(tmp_path):
+    expansion = pytest.importorskip("feynflow.expansion")
+    path = tmp_path / "c.sqlite"
+    alpha = (2, 1, 0)
+    expected = expansion.leading_coefficients(3, 3, alpha, symmetric=False)
+    expansion.leading_coefficients(3, 1, alpha, symmetric=False, cache=path)
+    again = expansion.leading_coefficients(3, 3, alpha, symmetric=False, cache=path)
+    assert again == expected
