@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 #: The interface version this code expects of the extension.
-ABI = 8
+ABI = 9
 
 
 def _load():

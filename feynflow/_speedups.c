@@ -42,7 +42,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ABI_VERSION 8
+#define ABI_VERSION 9
 #define ORDERING_LIMIT 720
 #define MAX_CELLS (1 << 16)
 #define MAX_COLOUR 4096
@@ -438,6 +438,51 @@ search(search_t *s, int classes)
     return result;
 }
 
+/* The bytes of a form: a header of five 32-bit words (n_h, n_p, number of
+ * edges, side, width), then the matrix, read row by row, as varints: for
+ * each nonzero label the number of zero labels before it, then the label.
+ * Matrices are sparse, and short forms are cheap to hash, compare and keep
+ * (memoised averages are stored under them). */
+static unsigned char *
+put_varint(unsigned char *at, uint64_t x)
+{
+    while (x >= 0x80) {
+        *at++ = (unsigned char)(x | 0x80);
+        x >>= 7;
+    }
+    *at++ = (unsigned char)x;
+    return at;
+}
+
+static PyObject *
+encode_form(int n_h, int n_p, Py_ssize_t E, int side_h, int width, size_t size,
+            const label_t *matrix)
+{
+    uint32_t header[5] = {(uint32_t)n_h, (uint32_t)n_p, (uint32_t)E, (uint32_t)side_h,
+                          (uint32_t)width};
+    /* at most 10 bytes per varint, two per nonzero label (at most E) */
+    size_t most = sizeof(header) + 20 * ((size_t)E + 1);
+    unsigned char stack[1024], *buf = most <= sizeof(stack) ? stack : PyMem_Malloc(most);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    memcpy(buf, header, sizeof(header));
+    unsigned char *at = buf + sizeof(header);
+    uint64_t gap = 0;
+    for (size_t k = 0; k < size; k++) {
+        if (!matrix[k]) {
+            gap++;
+            continue;
+        }
+        at = put_varint(at, gap);
+        at = put_varint(at, matrix[k]);
+        gap = 0;
+    }
+    PyObject *out = PyBytes_FromStringAndSize((const char *)buf, at - buf);
+    if (buf != stack)
+        PyMem_Free(buf);
+    return out;
+}
+
 /* Canonical form of g as a new bytes object, Py_None (new reference) when
  * it would cost too much, NULL on error. */
 static PyObject *
@@ -506,15 +551,7 @@ canonical_form(const graph_t *g)
         PyMem_Free(arena);
         return PyErr_NoMemory();
     }
-    size_t size = (size_t)s.height * s.width;
-    uint64_t header[5] = {(uint64_t)n_h, (uint64_t)n_p, (uint64_t)E,
-                          (uint64_t)side_h, (uint64_t)s.width};
-    PyObject *out = PyBytes_FromStringAndSize(NULL, sizeof(header) + sizeof(label_t) * size);
-    if (out != NULL) {
-        char *buf = PyBytes_AS_STRING(out);
-        memcpy(buf, header, sizeof(header));
-        memcpy(buf + sizeof(header), best, sizeof(label_t) * size);
-    }
+    PyObject *out = encode_form(n_h, n_p, E, side_h, s.width, (size_t)s.height * s.width, best);
     PyMem_Free(arena);
     return out;
 }
@@ -911,6 +948,26 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Sums of polynomials {(q, n): count}                                 */
 
+/* The pairs (q, n) with small entries, made once and shared by every
+ * polynomial: memoised averages hold millions of terms, and one tuple per
+ * term would be most of their memory. */
+#define MONOMIAL_RANGE 128
+static PyObject *monomials[MONOMIAL_RANGE * MONOMIAL_RANGE];
+
+/* A new reference to the tuple (q, n). */
+static PyObject *
+monomial(long q, long n)
+{
+    if (q >= 0 && n >= 0 && q < MONOMIAL_RANGE && n < MONOMIAL_RANGE) {
+        PyObject **slot = &monomials[q * MONOMIAL_RANGE + n];
+        if (*slot == NULL && (*slot = Py_BuildValue("(ll)", q, n)) == NULL)
+            return NULL;
+        Py_INCREF(*slot);
+        return *slot;
+    }
+    return Py_BuildValue("(ll)", q, n);
+}
+
 /* total[(q + dq, n + dn)] += weight * count for every (q, n): count of
  * part (a dict other than total); the counts are Python ints of any size.
  * Returns 0, or -1 with an exception set. */
@@ -938,7 +995,7 @@ add_into(PyObject *total, PyObject *part, PyObject *weight, long dq, long dn)
             long n = PyLong_AsLong(PyTuple_GET_ITEM(key, 1));
             if (PyErr_Occurred())
                 goto next;
-            target = Py_BuildValue("(ll)", q + dq, n + dn);
+            target = monomial(q + dq, n + dn);
         }
         else {
             target = key;
@@ -993,6 +1050,576 @@ py_add_into(PyObject *self, PyObject *args)
 }
 
 /* ------------------------------------------------------------------ */
+/* Graphs given by their canonical forms                               */
+
+/* Fill g (arrays allocated here; free with graph_free) with the graph a
+ * canonical form of canonical_form stands for: its nodes in canonical order.
+ * Returns 0, or -1 with ValueError for bytes that are no such form. */
+static int
+get_varint(const unsigned char **at, const unsigned char *end, uint64_t *x)
+{
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64 && *at < end; shift += 7) {
+        unsigned char byte = *(*at)++;
+        value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *x = value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+graph_from_key(PyObject *key, graph_t *g)
+{
+    memset(g, 0, sizeof(*g));
+    uint32_t header[5];
+    Py_ssize_t len = PyBytes_GET_SIZE(key);
+    const unsigned char *at = (const unsigned char *)PyBytes_AS_STRING(key);
+    const unsigned char *end = at + len;
+    if (len < (Py_ssize_t)sizeof(header))
+        goto bad;
+    memcpy(header, at, sizeof(header));
+    at += sizeof(header);
+    uint64_t n_h = header[0], n_p = header[1], E = header[2], side_h = header[3];
+    uint64_t width = header[4];
+    if (n_h > (1u << 20) || n_p > (1u << 20) || E > (1u << 30) || side_h > 1
+        || width != (side_h ? n_h : n_p))
+        goto bad;
+    uint64_t size = (side_h ? n_p : n_h) * width;
+    int shift = 1;
+    while (((uint64_t)1 << shift) <= E)
+        shift++;
+    label_t mask = ((label_t)1 << shift) - 1;
+    g->n_h = (int)n_h;
+    g->n_p = (int)n_p;
+    g->n_edges = (Py_ssize_t)E;
+    g->h = PyMem_Malloc(sizeof(int) * (3 * (size_t)E + 1));
+    if (g->h == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    g->i = g->h + E;
+    g->c = g->i + E;
+    Py_ssize_t k = 0;
+    uint64_t cell = 0;
+    while (at < end) {
+        uint64_t gap, label;
+        if (get_varint(&at, end, &gap) < 0 || get_varint(&at, end, &label) < 0 || !label
+            || gap >= size - cell)
+            goto bad_graph;
+        cell += gap;
+        uint64_t t = cell / width, x = cell % width;
+        cell++;
+        for (int c = 0; label; c++, label >>= shift) {
+            for (label_t m = label & mask; m; m--) {
+                if (k >= (Py_ssize_t)E)
+                    goto bad_graph;
+                g->h[k] = (int)(side_h ? x : t);
+                g->i[k] = (int)(side_h ? t : x);
+                g->c[k] = c;
+                k++;
+            }
+        }
+    }
+    if (k != (Py_ssize_t)E)
+        goto bad_graph;
+    return 0;
+bad_graph:
+    graph_free(g);
+bad:
+    PyErr_SetString(PyExc_ValueError, "not a canonical form of state_key");
+    return -1;
+}
+
+/* A graph argument: a canonical form (bytes) or a triple (n_h, n_p, edges). */
+static int
+graph_arg(PyObject *obj, graph_t *g)
+{
+    if (PyBytes_Check(obj))
+        return graph_from_key(obj, g);
+    if (!PyTuple_Check(obj) || PyTuple_GET_SIZE(obj) != 3) {
+        memset(g, 0, sizeof(*g));
+        PyErr_SetString(PyExc_TypeError, "a graph is bytes or a triple (n_h, n_p, edges)");
+        return -1;
+    }
+    return graph_parse(g, PyTuple_GET_ITEM(obj, 0), PyTuple_GET_ITEM(obj, 1),
+                       PyTuple_GET_ITEM(obj, 2));
+}
+
+static PyObject *
+py_graph_of(PyObject *self, PyObject *key)
+{
+    if (!PyBytes_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "graph_of needs a canonical form (bytes)");
+        return NULL;
+    }
+    graph_t g;
+    if (graph_from_key(key, &g) < 0)
+        return NULL;
+    PyObject *list = edge_list(&g);
+    PyObject *out = list == NULL ? NULL : Py_BuildValue("(iiN)", g.n_h, g.n_p, list);
+    graph_free(&g);
+    return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* Mergers                                                             */
+
+/* Every merger of a with b: an edge of a and an edge of b of one colour are
+ * deleted and their H-endpoints and p-endpoints identified (the nodes of b
+ * are numbered after those of a, except the deleted edge's endpoints).  The
+ * edges of a are taken once per distinct triple, weighted by its number of
+ * copies, or, when a_reps is given, as the representatives listed there with
+ * their weights; those of b are the representatives given with their weights
+ * (its edge orbits, say).  Returns (classes, rest): classes maps each canonical
+ * form met to the number of mergers with it; rest lists (n_h, n_p, edges,
+ * count) for mergers with no cheap canonical form, one entry per merger. */
+static PyObject *
+py_mergers(PyObject *self, PyObject *args)
+{
+    PyObject *a_obj, *b_obj, *b_reps, *a_reps = Py_None;
+    if (!PyArg_ParseTuple(args, "OOO|O:mergers", &a_obj, &b_obj, &b_reps, &a_reps))
+        return NULL;
+    graph_t a, b, m;
+    if (graph_arg(a_obj, &a) < 0)
+        return NULL;
+    if (graph_arg(b_obj, &b) < 0) {
+        graph_free(&a);
+        return NULL;
+    }
+    memset(&m, 0, sizeof(m));
+    PyObject *classes = NULL, *rest = NULL, *reps = NULL, *out = NULL;
+    Py_ssize_t *rep_index = NULL;
+    long *rep_weight = NULL, *a_weight = NULL;
+    int *h_map = NULL, *p_map = NULL;
+    reps = PySequence_Fast(b_reps, "the edges of b must be a sequence of (index, weight)");
+    if (reps == NULL)
+        goto done;
+    Py_ssize_t n_reps = PySequence_Fast_GET_SIZE(reps);
+    rep_index = PyMem_Malloc(sizeof(Py_ssize_t) * (n_reps + 1));
+    rep_weight = PyMem_Malloc(sizeof(long) * (n_reps + 1));
+    a_weight = PyMem_Malloc(sizeof(long) * (a.n_edges + 1));
+    h_map = PyMem_Malloc(sizeof(int) * ((size_t)b.n_h + b.n_p + 1));
+    p_map = h_map + b.n_h;
+    Py_ssize_t E = a.n_edges + b.n_edges - 2;
+    m.h = PyMem_Malloc(sizeof(int) * (3 * (size_t)(E > 0 ? E : 0) + 1));
+    if (!rep_index || !rep_weight || !a_weight || !h_map || !m.h) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    m.i = m.h + (E > 0 ? E : 0);
+    m.c = m.i + (E > 0 ? E : 0);
+    for (Py_ssize_t r = 0; r < n_reps; r++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(reps, r);
+        Py_ssize_t index;
+        long weight;
+        if (!PyArg_ParseTuple(item, "nl:mergers", &index, &weight))
+            goto done;
+        if (index < 0 || index >= b.n_edges || weight < 1) {
+            PyErr_SetString(PyExc_ValueError, "an edge of b is out of range");
+            goto done;
+        }
+        rep_index[r] = index;
+        rep_weight[r] = weight;
+    }
+    if (a_reps != Py_None) {
+        /* representatives of a's edges given (its orbits, say) */
+        PyObject *given = PySequence_Fast(a_reps, "the edges of a must be a sequence");
+        if (given == NULL)
+            goto done;
+        for (Py_ssize_t k = 0; k < a.n_edges; k++)
+            a_weight[k] = 0;
+        for (Py_ssize_t r = 0; r < PySequence_Fast_GET_SIZE(given); r++) {
+            Py_ssize_t index;
+            long weight;
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(given, r), "nl:mergers", &index,
+                                  &weight)) {
+                Py_DECREF(given);
+                goto done;
+            }
+            if (index < 0 || index >= a.n_edges || weight < 1 || a_weight[index]) {
+                Py_DECREF(given);
+                PyErr_SetString(PyExc_ValueError, "an edge of a is out of range or repeated");
+                goto done;
+            }
+            a_weight[index] = weight;
+        }
+        Py_DECREF(given);
+    }
+    else {
+        /* a's parallel copies of one triple give equal mergers: weight the
+         * first */
+        for (Py_ssize_t k = 0; k < a.n_edges; k++) {
+            a_weight[k] = 1;
+            for (Py_ssize_t j = 0; j < k; j++)
+                if (a_weight[j] && a.h[j] == a.h[k] && a.i[j] == a.i[k] && a.c[j] == a.c[k]) {
+                    a_weight[j]++;
+                    a_weight[k] = 0;
+                    break;
+                }
+        }
+    }
+    classes = PyDict_New();
+    rest = PyList_New(0);
+    if (classes == NULL || rest == NULL)
+        goto done;
+    m.n_h = a.n_h + b.n_h - 1;
+    m.n_p = a.n_p + b.n_p - 1;
+    m.n_edges = E;
+    for (Py_ssize_t ka = 0; ka < a.n_edges; ka++) {
+        if (!a_weight[ka])
+            continue;
+        for (Py_ssize_t r = 0; r < n_reps; r++) {
+            Py_ssize_t kb = rep_index[r];
+            if (b.c[kb] != a.c[ka])
+                continue;
+            int h_a = a.h[ka], i_a = a.i[ka], h_b = b.h[kb], i_b = b.i[kb];
+            for (int h = 0; h < b.n_h; h++)
+                h_map[h] = h == h_b ? h_a : a.n_h + h - (h > h_b);
+            for (int i = 0; i < b.n_p; i++)
+                p_map[i] = i == i_b ? i_a : a.n_p + i - (i > i_b);
+            Py_ssize_t n = 0;
+            for (Py_ssize_t k = 0; k < a.n_edges; k++)
+                if (k != ka) {
+                    m.h[n] = a.h[k];
+                    m.i[n] = a.i[k];
+                    m.c[n++] = a.c[k];
+                }
+            for (Py_ssize_t k = 0; k < b.n_edges; k++)
+                if (k != kb) {
+                    m.h[n] = h_map[b.h[k]];
+                    m.i[n] = p_map[b.i[k]];
+                    m.c[n++] = b.c[k];
+                }
+            long count = a_weight[ka] * rep_weight[r];
+            PyObject *key = canonical_form(&m);
+            if (key == NULL)
+                goto done;
+            int bad;
+            if (key == Py_None) {
+                PyObject *list = edge_list(&m);
+                PyObject *entry =
+                    list == NULL ? NULL : Py_BuildValue("(iiNl)", m.n_h, m.n_p, list, count);
+                bad = entry == NULL || PyList_Append(rest, entry) < 0;
+                Py_XDECREF(entry);
+            }
+            else {
+                PyObject *old = PyDict_GetItemWithError(classes, key);
+                PyObject *sum = NULL;
+                if (old != NULL) {
+                    long before = PyLong_AsLong(old);
+                    sum = before == -1 && PyErr_Occurred() ? NULL : PyLong_FromLong(before + count);
+                }
+                else if (!PyErr_Occurred())
+                    sum = PyLong_FromLong(count);
+                bad = sum == NULL || PyDict_SetItem(classes, key, sum) < 0;
+                Py_XDECREF(sum);
+            }
+            Py_DECREF(key);
+            if (bad)
+                goto done;
+        }
+    }
+    out = PyTuple_Pack(2, classes, rest);
+done:
+    Py_XDECREF(classes);
+    Py_XDECREF(rest);
+    Py_XDECREF(reps);
+    PyMem_Free(rep_index);
+    PyMem_Free(rep_weight);
+    PyMem_Free(a_weight);
+    PyMem_Free(h_map);
+    graph_free(&m);
+    graph_free(&a);
+    graph_free(&b);
+    return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* The whole Wick recursion                                            */
+
+typedef struct {
+    PyObject *memo;      /* canonical form -> {(q, n): count} */
+    PyObject *fallback;  /* fallback(n_h, n_p, edges) -> value of one state */
+    PyObject *check;     /* check() raises to stop (time limit, interrupt) */
+    unsigned long misses;
+} average_t;
+
+typedef struct {
+    int h, i, q, n;
+    long weight;
+    PyObject *key;       /* owned; Py_None when the remainder has no edges */
+} branch_t;
+
+static PyObject *
+fallback_value(const graph_t *g, average_t *ctx)
+{
+    PyObject *list = edge_list(g);
+    if (list == NULL)
+        return NULL;
+    PyObject *value = PyObject_CallFunction(ctx->fallback, "iiN", g->n_h, g->n_p, list);
+    if (value != NULL && !PyDict_Check(value)) {
+        Py_DECREF(value);
+        PyErr_SetString(PyExc_TypeError, "the fallback must return a dict");
+        return NULL;
+    }
+    return value;
+}
+
+static int
+add_count(PyObject *value, int q, int n, long weight)
+{
+    PyObject *term = monomial(q, n);
+    if (term == NULL)
+        return -1;
+    PyObject *old = PyDict_GetItemWithError(value, term), *sum = NULL;
+    if (old != NULL) {
+        PyObject *w = PyLong_FromLong(weight);
+        sum = w == NULL ? NULL : PyNumber_Add(old, w);
+        Py_XDECREF(w);
+    }
+    else if (!PyErr_Occurred())
+        sum = PyLong_FromLong(weight);
+    int bad = sum == NULL || PyDict_SetItem(value, term, sum) < 0;
+    Py_XDECREF(sum);
+    Py_DECREF(term);
+    return bad ? -1 : 0;
+}
+
+static int
+same_key(PyObject *a, PyObject *b)
+{
+    if (a == Py_None || b == Py_None)
+        return a == b;
+    Py_ssize_t n = PyBytes_GET_SIZE(a);
+    return n == PyBytes_GET_SIZE(b) && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), n) == 0;
+}
+
+/* The average of g (edges, no node without edges; canonical form `key`, a
+ * borrowed bytes object), as a new reference to {(q, n): count}, memoised.
+ * Pairs the first edge (first_edge) with every partner bundle, groups the
+ * remainders by canonical form and recurses; when some remainder has no
+ * cheap canonical form, the whole state goes to the fallback. */
+static PyObject *
+state_value(const graph_t *g, PyObject *key, average_t *ctx, int store)
+{
+    PyObject *value = PyDict_GetItemWithError(ctx->memo, key);
+    if (value != NULL) {
+        Py_INCREF(value);
+        return value;
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    if ((++ctx->misses & 255) == 0) {
+        PyObject *ok = PyObject_CallNoArgs(ctx->check);
+        if (ok == NULL)
+            return NULL;
+        Py_DECREF(ok);
+    }
+    Py_ssize_t first = first_edge(g);
+    if (first == -2)
+        return NULL;
+    value = PyDict_New();
+    if (value == NULL)
+        return NULL;
+    if (first < 0)
+        goto store;
+
+    graph_t child;
+    memset(&child, 0, sizeof(child));
+    size_t cells = (size_t)g->n_h * g->n_p;
+    int *maps = PyMem_Malloc(sizeof(int) * ((size_t)g->n_h + g->n_p + 1));
+    int *weight = PyMem_Calloc(cells + 1, sizeof(int));
+    branch_t *branch = PyMem_Malloc(sizeof(branch_t) * (g->n_edges + 1));
+    int n_branches = 0, failed = 0, symmetric = 0;
+    if (maps == NULL || weight == NULL || branch == NULL || alloc_like(&child, g) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        failed = 1;
+        goto branches_done;
+    }
+    int colour = g->c[first];
+    for (Py_ssize_t k = 0; k < g->n_edges; k++)
+        if (k != first && g->c[k] == colour)
+            weight[(size_t)g->h[k] * g->n_p + g->i[k]]++;
+    for (int h = 0; h < g->n_h && !failed && !symmetric; h++)
+        for (int i = 0; i < g->n_p; i++) {
+            int w = weight[(size_t)h * g->n_p + i];
+            if (!w)
+                continue;
+            int iso_q, iso_n;
+            if (contract_into(g, first, h, i, &child, &iso_q, &iso_n, maps, maps + g->n_h) < 0) {
+                failed = 1;
+                break;
+            }
+            PyObject *child_key;
+            if (child.n_edges) {
+                child_key = canonical_form(&child);
+                if (child_key == NULL) {
+                    failed = 1;
+                    break;
+                }
+                if (child_key == Py_None) {
+                    Py_DECREF(child_key);
+                    symmetric = 1;
+                    break;
+                }
+            }
+            else {
+                child_key = Py_None;
+                Py_INCREF(child_key);
+            }
+            int b;
+            for (b = 0; b < n_branches; b++)
+                if (branch[b].q == iso_q && branch[b].n == iso_n
+                    && same_key(branch[b].key, child_key))
+                    break;
+            if (b < n_branches) {
+                branch[b].weight += w;
+                Py_DECREF(child_key);
+                continue;
+            }
+            branch_t fresh = {h, i, iso_q, iso_n, w, child_key};
+            branch[n_branches++] = fresh;
+        }
+    for (int b = 0; b < n_branches && !failed && !symmetric; b++) {
+        if (branch[b].key == Py_None) {
+            if (add_count(value, branch[b].q, branch[b].n, branch[b].weight) < 0)
+                failed = 1;
+            continue;
+        }
+        int iso_q, iso_n;
+        if (contract_into(g, first, branch[b].h, branch[b].i, &child, &iso_q, &iso_n, maps,
+                          maps + g->n_h) < 0) {
+            failed = 1;
+            break;
+        }
+        PyObject *part = state_value(&child, branch[b].key, ctx, 1);
+        if (part == NULL) {
+            failed = 1;
+            break;
+        }
+        PyObject *w = PyLong_FromLong(branch[b].weight);
+        if (w == NULL || add_into(value, part, w, iso_q, iso_n) < 0)
+            failed = 1;
+        Py_XDECREF(w);
+        Py_DECREF(part);
+    }
+branches_done:
+    for (int b = 0; b < n_branches; b++)
+        Py_DECREF(branch[b].key);
+    PyMem_Free(branch);
+    PyMem_Free(maps);
+    PyMem_Free(weight);
+    graph_free(&child);
+    if (failed) {
+        Py_DECREF(value);
+        return NULL;
+    }
+    if (symmetric) {
+        /* the fallback groups the partners by nauty's orbits and stores
+         * the value itself */
+        Py_DECREF(value);
+        return fallback_value(g, ctx);
+    }
+store:
+    if (store && PyDict_SetItem(ctx->memo, key, value) < 0) {
+        Py_DECREF(value);
+        return NULL;
+    }
+    return value;
+}
+
+/* average(graph, memo, fallback, check) -> {(q, n): count}: the number of
+ * pairings of the graph's edges leaving q p-nodes and n H-nodes (nodes
+ * without edges count).  graph is a canonical form or (n_h, n_p, edges).
+ * Values of intermediate graphs are read from and stored in memo under
+ * their canonical forms; a graph without a cheap one is handed to
+ * fallback(n_h, n_p, edges), which must return its value (nodes without
+ * edges excluded, as here).  check() is called now and then and may raise
+ * to stop the computation; nothing unfinished is stored.  With store false
+ * the graph's own value is not stored (its parts are): for graphs that
+ * will not be met again. */
+static PyObject *
+py_average(PyObject *self, PyObject *args)
+{
+    PyObject *obj, *memo, *fallback, *check;
+    int store = 1;
+    if (!PyArg_ParseTuple(args, "OO!OO|p:average", &obj, &PyDict_Type, &memo, &fallback, &check,
+                          &store))
+        return NULL;
+    graph_t g, state;
+    if (graph_arg(obj, &g) < 0)
+        return NULL;
+    memset(&state, 0, sizeof(state));
+    PyObject *result = NULL, *value = NULL, *key = NULL;
+    int *label = PyMem_Malloc(sizeof(int) * ((size_t)g.n_h + g.n_p + 1));
+    if (label == NULL || alloc_like(&state, &g) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    /* drop nodes without edges: each is a factor p or H of its own */
+    int n = g.n_h + g.n_p;
+    for (int v = 0; v < n; v++)
+        label[v] = -1;
+    for (Py_ssize_t k = 0; k < g.n_edges; k++)
+        label[g.h[k]] = label[g.n_h + g.i[k]] = 0;
+    int used_h = 0, used_p = 0;
+    for (int h = 0; h < g.n_h; h++)
+        if (label[h] == 0)
+            label[h] = used_h++;
+    for (int i = 0; i < g.n_p; i++)
+        if (label[g.n_h + i] == 0)
+            label[g.n_h + i] = used_p++;
+    state.n_h = used_h;
+    state.n_p = used_p;
+    state.n_edges = g.n_edges;
+    for (Py_ssize_t k = 0; k < g.n_edges; k++) {
+        state.h[k] = label[g.h[k]];
+        state.i[k] = label[g.n_h + g.i[k]];
+        state.c[k] = g.c[k];
+    }
+    int iso_q = g.n_p - used_p, iso_n = g.n_h - used_h;
+    result = PyDict_New();
+    if (result == NULL)
+        goto done;
+    if (!state.n_edges) {
+        if (add_count(result, iso_q, iso_n, 1) < 0)
+            Py_CLEAR(result);
+        goto done;
+    }
+    average_t ctx = {memo, fallback, check, 0};
+    if (PyBytes_Check(obj) && !iso_q && !iso_n) {
+        key = obj; /* the graph is its own canonical representative */
+        Py_INCREF(key);
+    }
+    else if ((key = canonical_form(&state)) == NULL) {
+        Py_CLEAR(result);
+        goto done;
+    }
+    value = key == Py_None ? fallback_value(&state, &ctx)
+                           : state_value(&state, key, &ctx, store);
+    if (value == NULL) {
+        Py_CLEAR(result);
+        goto done;
+    }
+    PyObject *one = PyLong_FromLong(1);
+    if (one == NULL || add_into(result, value, one, iso_q, iso_n) < 0)
+        Py_CLEAR(result);
+    Py_XDECREF(one);
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    PyMem_Free(label);
+    graph_free(&state);
+    graph_free(&g);
+    return result;
+}
+
+/* ------------------------------------------------------------------ */
 
 static PyMethodDef methods[] = {
     {"state_key", py_state_key, METH_VARARGS,
@@ -1007,6 +1634,12 @@ static PyMethodDef methods[] = {
      "add_into(total, part, weight, dq, dn): total[(q+dq, n+dn)] += weight * c."},
     {"first_edge", py_first_edge, METH_VARARGS,
      "first_edge(n_h, n_p, edges) -> index of the edge to pair first, or -1."},
+    {"graph_of", py_graph_of, METH_O,
+     "graph_of(key) -> (n_h, n_p, edges): the graph a canonical form stands for."},
+    {"mergers", py_mergers, METH_VARARGS,
+     "mergers(a, b, b_edges, a_edges=None) -> ({key: count}, [(n_h, n_p, edges, count)])."},
+    {"average", py_average, METH_VARARGS,
+     "average(graph, memo, fallback, check, store=True) -> {(q, n): count}."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,10 +11,13 @@ so that ``E[L(t)] ~ sum_s Y_s (t/T)^s / s!``.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
+import gc
 import logging
 import math
 import numbers
 import os
+import sys
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -44,12 +47,16 @@ from feynflow.wick import (
     _contract_targets,
     _face_of,
     _graph_bound,
+    _nauty_key,
     check_deadline,
+    class_bound,
     deadline,
     diagram_bound,
+    graph_average,
     ph_sigma_poly,
     strictly_dominated,
     wick_counts,
+    wick_graph_counts,
 )
 
 __all__ = [
@@ -270,6 +277,157 @@ def _face_chunk(
     return best, sums
 
 
+# The compiled loop's levels.  A class of diagrams is kept under its compiled
+# canonical form (bytes, which also stand for the graph) or, for graphs too
+# symmetric for that form, under ("nauty", key) with the graph as a triple
+# (n_h, n_p, edges).  No Diagram objects are built: that saves a nauty
+# labelling per class.  Classes with equal forms are isomorphic, so a level
+# holds each isomorphism class once, up to the rare symmetric classes whose
+# two kinds of key never meet (harmless: terms of one class simply add up).
+# Coefficients are integers over one denominator per level: the generator's
+# common denominator to the power s + 1.
+
+
+def _gc_paused(function):
+    """Run ``function`` with the cyclic garbage collector paused.
+
+    The memo tables of the averages hold millions of dicts without cycles,
+    and every collection would scan them all again; pausing saves more than
+    a tenth of a long run.  The collector's state is restored afterwards.
+    """
+
+    @functools.wraps(function)
+    def paused(*args, **kwargs):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
+
+
+def _keyed_generator(generator: DiagramSum) -> tuple[list, int] | None:
+    """``A`` for the compiled loop, or None when it cannot take it.
+
+    Returns ``([(graph, numerator, edge orbits)], denominator)``.
+    """
+    if _compiled.fast is None:
+        return None
+    items = generator.sorted_items()
+    denominator = math.lcm(*(coeff.denominator for _, coeff in items))
+    terms = []
+    for diagram, coeff in items:
+        if diagram.targets or any(c > 64 for _, _, c in diagram.edges):
+            return None
+        graph = (diagram.n_h, diagram.n_p, diagram.edges)
+        numerator = coeff.numerator * (denominator // coeff.denominator)
+        terms.append((graph, numerator, diagram.edge_orbits()))
+    return terms, denominator
+
+
+@_gc_paused
+def _merge_keyed_chunk(items: list, generator: list) -> dict:
+    """Merge one slice of a level of classes with ``A`` (see `_keyed_generator`).
+
+    ``items`` holds ``(graph, numerator)``; returns ``{key: [graph, numerator]}``
+    over the next level's denominator.
+    """
+    fast = _compiled.fast
+    merged: dict = {}
+    for count, (graph, numerator) in enumerate(items):
+        if count % 256 == 0:
+            check_deadline()
+        own = None
+        if not isinstance(graph, bytes):
+            # A class too symmetric for the compiled form (a cycle, say): it
+            # has few edge orbits, and one merger per orbit pair is enough.
+            diagram = Diagram._from_raw(*graph)
+            graph = (diagram.n_h, diagram.n_p, diagram.edges)
+            own = diagram.edge_orbits()
+        for term, term_numerator, orbits in generator:
+            weight = numerator * term_numerator
+            classes, rest = fast.mergers(graph, term, orbits, own)
+            for key, multiplicity in classes.items():
+                entry = merged.get(key)
+                if entry is None:
+                    merged[key] = [key, weight * multiplicity]
+                else:
+                    entry[1] += weight * multiplicity
+            for n_h, n_p, edges, multiplicity in rest:
+                key = ("nauty", _nauty_key(n_h, n_p, edges))
+                entry = merged.get(key)
+                if entry is None:
+                    merged[key] = [(n_h, n_p, tuple(edges)), weight * multiplicity]
+                else:
+                    entry[1] += weight * multiplicity
+    return merged
+
+
+def _add_classes(total: dict, part: dict) -> None:
+    for key, (graph, numerator) in part.items():
+        entry = total.get(key)
+        if entry is None:
+            total[key] = [graph, numerator]
+        else:
+            entry[1] += numerator
+
+
+def _level_items(level: dict) -> list:
+    """The classes of a level with nonzero coefficients, in a fixed order."""
+    keys = sorted(
+        (k for k, entry in level.items() if entry[1]),
+        key=lambda k: (0, k) if isinstance(k, bytes) else (1, repr(k)),
+    )
+    return [tuple(level[k]) for k in keys]
+
+
+def _class_graph(graph) -> tuple:
+    """The triple ``(n_h, n_p, edges)`` of a class of a keyed level."""
+    if isinstance(graph, bytes):
+        return _compiled.fast.graph_of(graph)
+    return graph
+
+
+def _class_edges(graph) -> int:
+    if isinstance(graph, bytes):
+        # The third word of a compiled canonical form is the edge count.
+        return int.from_bytes(graph[8:12], sys.byteorder)
+    return len(graph[2])
+
+
+@_gc_paused
+def _average_keyed_chunk(
+    items: list, sign: int, leading: bool, denominator: int = 1
+) -> dict[tuple[int, int, int], Fraction]:
+    """`_average_chunk` for a slice ``[(graph, numerator)]`` of a keyed level."""
+    add_into = _compiled.fast.add_into
+    sums: dict[int, dict[tuple[int, int], int]] = {}
+    for graph, numerator in items:
+        n_edges = _class_edges(graph)
+        total = sums.get(n_edges)
+        if total is None:
+            sums[n_edges] = total = {}
+        if leading:
+            raw = _class_graph(graph)
+            # `total` holds every monomial found at this sigma power, and
+            # one sigma power carries one sign: found ones never cancel.
+            if total and strictly_dominated(class_bound(*raw), total):
+                continue
+            counts = wick_graph_counts(*raw, leading=True)
+        else:
+            counts = graph_average(graph)
+        add_into(total, counts, numerator, 0, 0)
+    return {
+        (q, n, n_edges): Fraction(sign * value, denominator)
+        for n_edges, total in sums.items()
+        for (q, n), value in total.items()
+        if value
+    }
+
+
 def _chunks(items: list, pieces: int) -> list[list]:
     """Split ``items`` into about ``pieces`` slices of similar cost."""
     if pieces <= 1 or len(items) <= 1:
@@ -383,6 +541,37 @@ def _powers(generator, order, executor, check_time, deadline_at):
             power = DiagramSum._trusted(merged)
         check_time()
         yield s, power, pieces
+
+
+def _keyed_powers(generator, order, executor, check_time, deadline_at):
+    """`_powers` on the compiled loop's levels.
+
+    Yields ``(s, [(graph, numerator)], denominator, pieces)``.
+    """
+    workers = getattr(executor, "_max_workers", None) or 4
+    pieces = 1 if executor is None else 4 * workers
+    terms, step_denominator = _keyed_generator(generator)
+    level: dict = {}
+    for graph, numerator, _ in terms:
+        key = _compiled.fast.state_key(*graph)
+        if key is None:
+            key = ("nauty", _nauty_key(*graph))
+        else:
+            graph = key
+        _add_classes(level, {key: (graph, numerator)})
+    denominator = step_denominator
+    for s in range(order + 1):
+        if s:
+            merged: dict = {}
+            chunks = _chunks(_level_items(level), pieces)
+            for part in _run_tasks(
+                executor, _merge_keyed_chunk, chunks, (terms,), check_time, deadline_at
+            ):
+                _add_classes(merged, part)
+            level = merged
+            denominator *= step_denominator
+        check_time()
+        yield s, _level_items(level), denominator, pieces
 
 
 def _cache_key(nu, symmetric, target, leading, s, weights=None) -> dict:
@@ -559,7 +748,7 @@ def loss_coefficients(
         # keeps what it computed.
         poly = ph_sigma_poly(terms)
         coefficients.append(poly)
-        if s >= len(stored):
+        if s >= len(stored) and store.enabled:
             store.put(
                 _cache_key(nu, symmetric, target, leading, s),
                 encode_coefficients([poly]),
@@ -575,9 +764,18 @@ def loss_coefficients(
         return coefficients
 
     generator = step_generator(nu, symmetric, target)
-    for s, power, pieces in _powers(
-        generator, order, executor, check_time, deadline_at
-    ):
+    if _keyed_generator(generator) is not None:
+        levels = _keyed_powers(generator, order, executor, check_time, deadline_at)
+        average = _average_keyed_chunk
+    else:
+        levels = (
+            (s, power.sorted_items(), None, pieces)
+            for s, power, pieces in _powers(
+                generator, order, executor, check_time, deadline_at
+            )
+        )
+        average = _average_chunk
+    for s, items, denominator, pieces in levels:
         if s < len(stored):
             # Cached: the merges go on (later orders need them), no averages.
             coefficients.append(stored[s])
@@ -586,9 +784,10 @@ def loss_coefficients(
             continue
         sign = -1 if s % 2 else 1
         terms: dict[tuple[int, int, int], Fraction] = {}
-        chunks = _chunks(power.sorted_items(), pieces)
+        chunks = _chunks(items, pieces)
+        extra = (sign, prune) if denominator is None else (sign, prune, denominator)
         for part in _run_tasks(
-            executor, _average_chunk, chunks, (sign, prune), check_time, deadline_at
+            executor, average, chunks, extra, check_time, deadline_at
         ):
             _add_into(terms, part)
         terms = {k: c for k, c in terms.items() if c}
@@ -598,7 +797,7 @@ def loss_coefficients(
         if s == 0:
             for q, half in half_norm_squared(target, nu).items():
                 terms[(q, 0, 0)] = terms.get((q, 0, 0), Fraction(0)) + half
-        logger.info("order %d: %d diagram classes", s, len(power))
+        logger.info("order %d: %d diagram classes", s, len(items))
         finish_order(s, terms)
     return coefficients
 

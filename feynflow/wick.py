@@ -18,6 +18,7 @@ from fractions import Fraction
 
 import pynauty
 import sympy
+from sympy.polys.polyclasses import DMP
 
 from feynflow import _compiled
 from feynflow.diagrams import (
@@ -264,10 +265,28 @@ def _graph_value(
 
     With ``leading``, only the Pareto-optimal monomials are returned.
     """
+    if not leading and _fast is not None:
+        try:
+            return _fast.average((n_h, n_p, edges), _memo, _state_step, check_deadline)
+        except OverflowError:  # colours above the compiled loop's range
+            pass
     isolated, state = _compact(n_h, n_p, edges)
     if state is None:
         return {isolated: 1}
     return _shift(_state_value(*state, leading), isolated)
+
+
+def graph_average(graph) -> PHPolynomial:
+    """`_graph_value` of a graph given as a compiled canonical form or a triple.
+
+    ``graph`` is ``(n_h, n_p, edges)`` or, with the compiled loop, a
+    canonical form (bytes) of `_feynflow_speedups.state_key`.  The value of
+    a graph given by its canonical form (a class of a level of merged
+    diagrams, met once) is not memoised; those of its parts are.
+    """
+    if isinstance(graph, bytes):
+        return _fast.average(graph, _memo, _state_step, check_deadline, False)
+    return _graph_value(*graph)
 
 
 def pareto_front(value: PHPolynomial) -> PHPolynomial:
@@ -551,6 +570,20 @@ def _state_value(n_h: int, n_p: int, edges, leading: bool, key=None) -> PHPolyno
     partner is skipped when `class_bound` shows that all it can reach lies
     strictly below monomials already found.
     """
+    if not leading and _fast is not None:
+        try:
+            return _fast.average((n_h, n_p, edges), _memo, _state_step, check_deadline)
+        except OverflowError:
+            pass
+    return _state_step(n_h, n_p, edges, leading, key)
+
+
+def _state_step(n_h: int, n_p: int, edges, leading: bool = False, key=None):
+    """One level of `_state_value`: pair the first edge, recurse on the rest.
+
+    The compiled recursion calls it for graphs too symmetric for its own
+    canonical form; partners are then grouped by nauty's orbits.
+    """
     memo = _leading_memo if leading else _memo
     if key is None:
         key = _state_key(n_h, n_p, edges)
@@ -730,6 +763,11 @@ def wick_counts(diagram: Diagram, leading: bool = False) -> PHPolynomial:
     return dict(_graph_value(*_contract_targets(diagram), leading=leading))
 
 
+def wick_graph_counts(n_h: int, n_p: int, edges, leading: bool = False) -> PHPolynomial:
+    """`wick_counts` of a plain graph ``(n_h, n_p, edges)`` without targets."""
+    return dict(_graph_value(n_h, n_p, list(edges), leading=leading))
+
+
 def face_counts(diagram: Diagram, weights: tuple[int, int]) -> PHPolynomial:
     """Pairings of ``diagram`` whose ``(q, n)`` maximise ``wq*q + wn*n``.
 
@@ -880,7 +918,7 @@ def wick_expectation(diagram: Diagram | DiagramSum) -> sympy.Poly:
 
 def ph_sigma_poly(terms: dict[tuple[int, int, int], Fraction]) -> sympy.Poly:
     """Build a rational ``sympy.Poly`` in ``(p, H, sigma)`` from exponent keys."""
-    data = {
-        k: sympy.Rational(c.numerator, c.denominator) for k, c in terms.items() if c
-    }
-    return sympy.Poly.from_dict(data or {(0, 0, 0): 0}, *POLY_GENS, domain="QQ")
+    # Built from domain elements directly: converting every coefficient
+    # through sympy.Rational costs more than the averages of small orders.
+    data = {k: sympy.QQ(c.numerator, c.denominator) for k, c in terms.items() if c}
+    return sympy.Poly.new(DMP.from_dict(data, len(POLY_GENS) - 1, sympy.QQ), *POLY_GENS)

@@ -8,6 +8,7 @@ pairing.
 """
 
 import itertools
+import random
 from collections import Counter
 
 import networkx as nx
@@ -310,3 +311,214 @@ def _pairing_count(diagram: Diagram) -> int:
 
 def _double_factorial(k: int) -> int:
     return 1 if k <= 0 else k * _double_factorial(k - 2)
+
+
+# The whole recursion in C (`average`), classes given by their canonical
+# forms (`graph_of`) and merges (`mergers`), as used by `loss_coefficients`.
+
+
+def _no_fallback(n_h, n_p, edges):
+    raise AssertionError("the fallback was not expected here")
+
+
+def _never_stop():
+    pass
+
+
+@needs_speedups
+@settings(max_examples=300, deadline=None)
+@given(graphs(max_h=4, max_p=4, max_edges=10, colours=2))
+def test_compiled_recursion_matches_listing_every_pairing(graph):
+    n_h, n_p, edges = graph
+    expected = all_pairings(n_h, n_p, edges)
+    memo = {}
+    found = fast.average((n_h, n_p, edges), memo, wick._state_step, _never_stop)
+    assert {k: c for k, c in found.items() if c} == expected
+    # Memoised values are those of the states, isolated nodes left out.
+    for key, value in memo.items():
+        if isinstance(key, bytes):
+            state = fast.graph_of(key)
+            assert value == {k: c for k, c in all_pairings(*state).items() if c} or (
+                not value and not all_pairings(*state)
+            )
+
+
+@needs_speedups
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.data())
+def test_a_canonical_form_stands_for_an_isomorphic_graph(graph, data):
+    key = fast.state_key(*graph)
+    if key is None:
+        return
+    decoded = fast.graph_of(key)
+    assert fast.state_key(*decoded) == key
+    assert fast.state_key(*relabelled(decoded, data)) == key
+    assert decoded[:2] == graph[:2]
+    assert Counter(c for *_, c in decoded[2]) == Counter(c for *_, c in graph[2])
+    memo = {}
+    assert fast.average(key, memo, _no_fallback, _never_stop) == fast.average(
+        graph, {}, _no_fallback, _never_stop
+    )
+
+
+@needs_speedups
+def test_small_graphs_decode_to_isomorphic_copies():
+    for graph in [
+        (1, 1, [(0, 0, 0)]),
+        (2, 3, [(0, 0, 1), (1, 2, 1), (1, 2, 1), (0, 1, 2)]),
+        (3, 1, [(0, 0, 0), (1, 0, 1), (2, 0, 2), (2, 0, 2)]),
+        (2, 2, []),
+    ]:
+        assert isomorphic(fast.graph_of(fast.state_key(*graph)), graph)
+
+
+@needs_speedups
+def test_symmetric_states_go_to_the_fallback():
+    # A 14-cycle alternating H- and p-nodes: both sides have 7! orderings
+    # that keep their classes, so the compiled form declines and the
+    # fallback (nauty's orbits) takes the state, and its parts come back.
+    cycle = [(k, k, 0) for k in range(7)] + [(k, (k + 1) % 7, 0) for k in range(7)]
+    calls = []
+
+    def fallback(n_h, n_p, edges):
+        calls.append(len(edges))
+        return wick._state_step(n_h, n_p, edges)
+
+    wick.clear_wick_cache()
+    found = fast.average((7, 7, cycle), wick._memo, fallback, _never_stop)
+    wick.clear_wick_cache()
+    assert calls and calls[0] == 14
+    assert found == all_pairings(7, 7, cycle)
+
+
+@needs_speedups
+def test_a_stopped_recursion_stores_only_finished_states():
+    # A random graph of 30 edges with about two thousand states; the
+    # recursion calls check() once per 256 new states.
+    rng = random.Random(0)
+    graph = (
+        6,
+        6,
+        [(rng.randrange(6), rng.randrange(6), rng.randrange(2)) for _ in range(30)],
+    )
+    calls = []
+
+    def stop():
+        calls.append(1)
+        if len(calls) == 3:
+            raise wick.TimeLimitError("stop")
+
+    memo = {}
+    with pytest.raises(wick.TimeLimitError):
+        fast.average(graph, memo, _no_fallback, stop)
+    assert 512 <= len(memo) < 2000
+    # Every stored state is finished: small ones against listing pairings,
+    # all against a fresh computation.
+    for key, value in memo.items():
+        state = fast.graph_of(key)
+        assert value == fast.average(key, {}, _no_fallback, _never_stop)
+        if len(state[2]) <= 10:
+            assert value == all_pairings(*state)
+    # Going on from the partial memo gives the whole average.
+    assert fast.average(graph, memo, _no_fallback, _never_stop) == fast.average(
+        graph, {}, _no_fallback, _never_stop
+    )
+
+
+@needs_speedups
+def test_compiled_recursion_refuses_bad_input():
+    with pytest.raises(ValueError, match="canonical form"):
+        fast.graph_of(b"not a form")
+    with pytest.raises(ValueError, match="canonical form"):
+        fast.average(b"\0" * 20 + b"\x05", {}, _no_fallback, _never_stop)
+    with pytest.raises(TypeError):
+        fast.average((1, 1, [(0, 0, 0)]), [], _no_fallback, _never_stop)
+    with pytest.raises(TypeError):
+        fast.graph_of("text")
+    with pytest.raises(ValueError, match="out of range"):
+        fast.mergers((1, 1, [(0, 0, 0)]), (1, 1, [(0, 0, 0)]), [(3, 1)])
+    with pytest.raises(ValueError, match="repeated"):
+        fast.mergers(
+            (1, 1, [(0, 0, 0)]), (1, 1, [(0, 0, 0)]), [(0, 1)], [(0, 1), (0, 1)]
+        )
+    # A truncated form is refused, not read past its end.
+    key = fast.state_key(2, 3, [(0, 0, 1), (1, 2, 1), (1, 2, 1), (0, 1, 2)])
+    for cut in range(len(key)):
+        with pytest.raises(ValueError):
+            fast.graph_of(key[:cut])
+
+
+def _python_mergers(a, b):
+    """Mergers of two graphs by Diagram's own merge, as {Diagram: count}."""
+    from feynflow.diagrams import merge
+
+    return dict(merge(Diagram(*a), Diagram(*b)).items())
+
+
+@needs_speedups
+@settings(max_examples=200, deadline=None)
+@given(
+    graphs(max_h=3, max_p=3, max_edges=7, colours=2, first_colour=1),
+    graphs(max_h=2, max_p=3, max_edges=5, colours=2, first_colour=1),
+)
+def test_compiled_mergers_match_merging_diagrams(a, b):
+    # Orbits of b from nauty (what loss_coefficients passes), and also every
+    # edge of b on its own: both must give the same classes.
+    diagram_b = Diagram(*b)
+    b_graph = (diagram_b.n_h, diagram_b.n_p, diagram_b.edges)
+    every_edge = [(k, 1) for k in range(len(diagram_b.edges))]
+    expected = {d: int(c) for d, c in _python_mergers(a, b).items()}
+    diagram_a = Diagram(*a)
+    a_graph = (diagram_a.n_h, diagram_a.n_p, diagram_a.edges)
+    for graph, a_reps, reps in [
+        (a, None, diagram_b.edge_orbits()),
+        (a, None, every_edge),
+        (a_graph, diagram_a.edge_orbits(), diagram_b.edge_orbits()),
+    ]:
+        classes, rest = fast.mergers(graph, b_graph, reps, a_reps)
+        found: Counter = Counter()
+        for key, count in classes.items():
+            found[Diagram(*fast.graph_of(key))] += count
+        for n_h, n_p, edges, count in rest:
+            found[Diagram(n_h, n_p, edges)] += count
+        assert dict(found) == expected
+    # A class given by its canonical form merges like its graph.
+    key = fast.state_key(*a)
+    if key is not None:
+        assert (
+            fast.mergers(key, b_graph, every_edge)[0]
+            == fast.mergers(fast.graph_of(key), b_graph, every_edge)[0]
+        )
+
+
+@pytest.mark.parametrize(
+    "nu, order, symmetric, target",
+    [(2, 3, True, "identity"), (3, 2, False, "identity"), (4, 1, True, "zero")],
+)
+def test_loss_coefficients_agree_with_and_without_the_compiled_loop(
+    monkeypatch, nu, order, symmetric, target
+):
+    # With the compiled loop, levels are kept as canonical forms; without
+    # it, as Diagram objects.  Both must give the reference's polynomials.
+    from feynflow import _compiled, loss_coefficients
+    from feynflow.reference import reference_loss_coefficients
+
+    expected = reference_loss_coefficients(nu, order, symmetric, target)
+    for leading in (False, True):
+        runs = []
+        for engine in ("compiled", "python"):
+            if engine == "compiled" and fast is None:
+                continue
+            if engine == "python":
+                monkeypatch.setattr(_compiled, "fast", None)
+                monkeypatch.setattr(wick, "_fast", None)
+                monkeypatch.setattr(wick, "_add_into", wick._add_python)
+            wick.clear_wick_cache()
+            runs.append(loss_coefficients(nu, order, symmetric, target, leading))
+            monkeypatch.undo()
+        wick.clear_wick_cache()
+        for run in runs:
+            if not leading:
+                assert run == expected
+            else:
+                assert run == runs[-1]
