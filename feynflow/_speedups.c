@@ -16,7 +16,14 @@
  *                                the single steps, for the Python code and
  *                                its tests;
  *   add_into(total, part, weight, dq, dn)
- *                                sums of polynomials {(q, n): count}.
+ *                                sums of polynomials {(q, n): count};
+ *   average(graph, memo, fallback, check)
+ *                                the whole recursion: pair the first edge,
+ *                                contract, group the remainders by form,
+ *                                recurse, memoised under the forms;
+ *   graph_of(key)                the graph a canonical form stands for;
+ *   mergers(a, b, b_edges)       every merger of two graphs, grouped by
+ *                                canonical form.
  *
  * The canonical form.  Each bundle (the edges between one H-node and one
  * p-node) gets the label sum_c m_c << (shift * c), where m_c is the number of
@@ -35,7 +42,9 @@
  * leaves as S has orderings that keep its first classes; when both sides
  * have more than ORDERING_LIMIT of them, state_key returns None and the
  * caller uses nauty instead.  That choice depends only on the classes, so
- * isomorphic graphs always take the same road.
+ * isomorphic graphs always take the same road.  The form is written as
+ * bytes (see encode_form) from which the graph can be read back, so a
+ * class of graphs can be kept as its form alone.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

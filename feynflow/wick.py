@@ -42,6 +42,7 @@ from feynflow.symbols import POLY_GENS
 __all__ = [
     "wick_expectation",
     "wick_counts",
+    "wick_graph_counts",
     "clear_wick_cache",
     "pareto_front",
     "deadline",
@@ -276,7 +277,7 @@ def _graph_value(
     return _shift(_state_value(*state, leading), isolated)
 
 
-def graph_average(graph) -> PHPolynomial:
+def _class_average(graph) -> PHPolynomial:
     """`_graph_value` of a graph given as a compiled canonical form or a triple.
 
     ``graph`` is ``(n_h, n_p, edges)`` or, with the compiled loop, a
@@ -764,8 +765,19 @@ def wick_counts(diagram: Diagram, leading: bool = False) -> PHPolynomial:
 
 
 def wick_graph_counts(n_h: int, n_p: int, edges, leading: bool = False) -> PHPolynomial:
-    """`wick_counts` of a plain graph ``(n_h, n_p, edges)`` without targets."""
-    return dict(_graph_value(n_h, n_p, list(edges), leading=leading))
+    """`wick_counts` of a plain graph ``(n_h, n_p, edges)`` without targets.
+
+    Examples
+    --------
+    The symmetric ``D_4`` as a plain graph:
+
+    >>> d4 = [(0, 0, 1), (1, 0, 1), (0, 1, 1), (1, 1, 1)]
+    >>> sorted(wick_graph_counts(2, 2, d4).items())
+    [((1, 1), 1), ((1, 2), 1), ((2, 1), 1)]
+    """
+    n_h, n_p = _check_count("n_h", n_h), _check_count("n_p", n_p)
+    edges = [_check_edge(edge, n_h, n_p) for edge in edges]
+    return dict(_graph_value(n_h, n_p, edges, leading=leading))
 
 
 def face_counts(diagram: Diagram, weights: tuple[int, int]) -> PHPolynomial:

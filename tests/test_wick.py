@@ -81,3 +81,18 @@ def test_class_bound_holds_every_pairing_even_with_nodes_without_edges(diagram):
     bound = class_bound(*padded)
     for q, n in all_pairings(*padded):
         assert any(q <= bq and n <= bn for bq, bn in bound), (q, n, bound)
+
+
+def test_wick_graph_counts_of_a_plain_graph_and_bad_edges():
+    from feynflow.errors import ParameterError
+    from feynflow.wick import wick_graph_counts
+
+    # A 3-fold parallel bundle has no pairing; a 4-fold one has 3, all onto
+    # one H-node and one p-node; leading mode keeps the same single point.
+    assert wick_graph_counts(1, 1, [(0, 0, 1)] * 3) == {}
+    assert wick_graph_counts(1, 1, [(0, 0, 1)] * 4) == {(1, 1): 3}
+    assert wick_graph_counts(1, 1, [(0, 0, 1)] * 4, leading=True) == {(1, 1): 3}
+    with pytest.raises(ParameterError, match="colour 0"):
+        wick_graph_counts(1, 1, [(0, 0, 0), (0, 0, 0)])
+    with pytest.raises(ParameterError, match="outside"):
+        wick_graph_counts(1, 1, [(0, 3, 1), (0, 0, 1)])
