@@ -34,7 +34,7 @@ from feynflow.diagrams import (
     r_diagram,
 )
 from feynflow.errors import ParameterError, TimeLimitError
-from feynflow.mergers import iter_free_merger_fronts, merger_fronts_applies
+from feynflow.mergers import iter_merger_fronts, merger_fronts_applies
 from feynflow.symbols import POLY_GENS
 from feynflow.targets import (
     Target,
@@ -713,8 +713,10 @@ def loss_coefficients(
     leading mode the recursion keeps Pareto fronts only and cuts every branch
     whose class bound (`feynflow.wick.class_bound`) lies strictly below what
     was found; the symmetric ``nu = 2`` model reaches order 40 in seconds.
-    Free evolution of the symmetric model with even ``nu >= 4`` needs no
-    enumeration at all in leading mode (`feynflow.mergers`).
+    The symmetric model with even ``nu >= 4`` (identity or zero target)
+    needs no enumeration at all in leading mode: its optimal pairings are
+    counted by inserting each new copy into the optimal pairings of the
+    previous order (`feynflow.mergers`).
 
     References
     ----------
@@ -773,9 +775,12 @@ def loss_coefficients(
             progress(s, order)
 
     if leading and merger_fronts_applies(nu, symmetric, target):
-        for s, terms in enumerate(iter_free_merger_fronts(nu, order)):
+        for s, terms in enumerate(iter_merger_fronts(nu, order, target)):
             if s >= len(stored):
                 check_time()
+            if s == 0:
+                for q, half in half_norm_squared(target, nu).items():
+                    terms[(q, 0, 0)] = terms.get((q, 0, 0), Fraction(0)) + half
             finish_order(s, terms)
         return coefficients
 

@@ -1,11 +1,13 @@
-"""Merger fronts of free evolution against the full enumeration and SPEC."""
+"""Merger fronts of the symmetric model with even nu against full enumeration."""
+
+from fractions import Fraction
 
 import pytest
 
-from feynflow import ParameterError
+from feynflow import ParameterError, loss_coefficients
 from feynflow.diagrams import merge
 from feynflow.expansion import _average_chunk, pareto_optimal, step_generator
-from feynflow.mergers import free_merger_fronts, merger_fronts_applies
+from feynflow.mergers import free_merger_fronts, merger_fronts, merger_fronts_applies
 
 
 def _enumerated_fronts(nu, order):
@@ -49,12 +51,41 @@ def test_merger_fronts_follow_the_spec_segment_recurrence(nu):
             assert value == expected
 
 
+def _pareto_part(poly, drop_constant):
+    terms = {m: Fraction(int(c.p), int(c.q)) for m, c in poly.terms()}
+    if drop_constant:
+        terms.pop((1, 0, 0), None)
+    keep = pareto_optimal(set(terms))
+    return {m: c for m, c in terms.items() if m in keep}
+
+
+@pytest.mark.parametrize("nu, order", [(4, 4), (6, 3)])
+def test_merger_fronts_equal_pareto_part_of_full_enumeration_with_identity(nu, order):
+    # The full enumeration merges every diagram and averages every pairing;
+    # R_nu * R_nu already has optimal pairings with three cross pairs, which
+    # only the insertion of R into several pairs of one entry produces.
+    full = loss_coefficients(nu, order, symmetric=True)
+    fronts = merger_fronts(nu, order, target="identity")
+    for s in range(order + 1):
+        assert fronts[s] == _pareto_part(full[s], drop_constant=s == 0)
+
+
+def test_leading_mode_adds_the_target_constant_to_the_merger_front():
+    y0 = loss_coefficients(4, 0, symmetric=True, leading=True)[0]
+    assert dict(y0.terms())[(1, 0, 0)] == Fraction(1, 2)
+
+
 def test_merger_fronts_refuse_scenarios_they_do_not_cover():
+    assert merger_fronts_applies(4, True, "identity")
+    assert merger_fronts_applies(6, True, "zero")
     assert not merger_fronts_applies(3, True, "zero")
+    assert not merger_fronts_applies(2, True, "identity")
     assert not merger_fronts_applies(4, False, "zero")
-    assert not merger_fronts_applies(4, True, "identity")
+    assert not merger_fronts_applies(4, True, "modadd")
     with pytest.raises(ParameterError, match="nu=3"):
         free_merger_fronts(3, 2)
+    with pytest.raises(ParameterError, match="target='d\\(1,2\\)'"):
+        merger_fronts(4, 2, target="d(1,2)")
 
 
 def test_free_sym_nu4_closed_forms_agree_with_ten_orders_of_merger_fronts():
