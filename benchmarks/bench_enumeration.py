@@ -42,7 +42,7 @@ CASES = [
     ("asym4", 4, False, False, 12, 4, 6),
     ("sym2-leading", 2, True, True, 200, 40, None),
     ("asym3-leading", 3, False, True, 25, 10, None),
-    ("sym4-leading", 4, True, True, 25, 10, None),
+    ("sym4-leading", 4, True, True, 200, 10, None),
 ]
 
 # Seconds a child may run past its time limit before it is killed; an order

@@ -775,13 +775,14 @@ def loss_coefficients(
             progress(s, order)
 
     if leading and merger_fronts_applies(nu, symmetric, target):
-        for s, terms in enumerate(iter_merger_fronts(nu, order, target)):
-            if s >= len(stored):
-                check_time()
-            if s == 0:
-                for q, half in half_norm_squared(target, nu).items():
-                    terms[(q, 0, 0)] = terms.get((q, 0, 0), Fraction(0)) + half
-            finish_order(s, terms)
+        with deadline(deadline_at):
+            for s, terms in enumerate(iter_merger_fronts(nu, order, target)):
+                if s >= len(stored):
+                    check_time()
+                if s == 0:
+                    for q, half in half_norm_squared(target, nu).items():
+                        terms[(q, 0, 0)] = terms.get((q, 0, 0), Fraction(0)) + half
+                finish_order(s, terms)
         return coefficients
 
     generator = step_generator(nu, symmetric, target)

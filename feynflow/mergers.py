@@ -62,6 +62,7 @@ from fractions import Fraction
 
 from feynflow.diagrams import check_nu
 from feynflow.errors import ParameterError
+from feynflow.wick import check_deadline
 
 __all__ = [
     "merger_fronts_applies",
@@ -220,7 +221,10 @@ def _next_level(level, nu, melon, split, r_ways):
         table = following.setdefault(entries, {})
         table[k] = table.get(k, 0) + value
 
-    for entries, counts in level.items():
+    for visited, (entries, counts) in enumerate(level.items()):
+        if visited % 4096 == 0:
+            # A late order visits hundreds of thousands of tables.
+            check_deadline()
         pairs = sum(entries)
         grown = tuple(sorted(entries + (1,) * (nu - 1)))
         for k, count in counts.items():
