@@ -388,7 +388,9 @@ def _factorised_front(n_h: int, n_p: int, edges) -> PHPolynomial | None:
     for part in parts:
         front = _state_value(*part, True)
         if not front:
-            return {}
+            # This part has no pairing of its own, so every pairing joins it
+            # to another part: no Minkowski sum to compare with.
+            return None
         product: PHPolynomial = {}
         for (q1, n1), c1 in combined.items():
             for (q2, n2), c2 in front.items():

@@ -8,7 +8,7 @@ from strategies import diagrams
 
 from feynflow import H, ParameterError, p, sigma
 from feynflow.diagrams import Diagram, d_diagram, r_diagram
-from feynflow.wick import class_bound, wick_counts, wick_expectation
+from feynflow.wick import class_bound, pareto_front, wick_counts, wick_expectation
 
 
 @settings(max_examples=150, deadline=None)
@@ -81,6 +81,16 @@ def test_class_bound_holds_every_pairing_even_with_nodes_without_edges(diagram):
     bound = class_bound(*padded)
     for q, n in all_pairings(*padded):
         assert any(q <= bq and n <= bn for bq, bn in bound), (q, n, bound)
+
+
+@settings(max_examples=150, deadline=None)
+@given(diagrams(max_nodes=4, max_edges=10, colours=3))
+def test_pruned_recursion_keeps_exactly_the_pareto_front_of_every_pairing(diagram):
+    # Leading mode of `loss_coefficients` runs this recursion for SYM nu = 2
+    # and `leading_coefficients` a face version of it; the front is taken
+    # here from listing every pairing.
+    expected = all_pairings(diagram.n_h, diagram.n_p, diagram.edges)
+    assert wick_counts(diagram, leading=True) == pareto_front(expected)
 
 
 def test_wick_graph_counts_of_a_plain_graph_and_bad_edges():
