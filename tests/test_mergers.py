@@ -59,7 +59,16 @@ def _pareto_part(poly, drop_constant):
     return {m: c for m, c in terms.items() if m in keep}
 
 
-@pytest.mark.parametrize("nu, order", [(4, 4), (6, 3)])
+@pytest.mark.parametrize(
+    "nu, order",
+    [
+        (4, 4),
+        (6, 3),
+        (8, 2),
+        pytest.param(4, 5, marks=pytest.mark.slow),
+        pytest.param(6, 4, marks=pytest.mark.slow),
+    ],
+)
 def test_merger_fronts_equal_pareto_part_of_full_enumeration_with_identity(nu, order):
     # The full enumeration merges every diagram and averages every pairing;
     # R_nu * R_nu already has optimal pairings with three cross pairs, which
