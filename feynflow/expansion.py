@@ -709,14 +709,17 @@ def loss_coefficients(
     memoised pairing recursion of `feynflow.wick.wick_expectation`.  With the
     compiled inner loop (`feynflow._compiled`), merges and averages run in C
     and each class is kept as its compiled canonical form; without it,
-    classes are `Diagram` objects in nauty's canonical form.  In
-    leading mode the recursion keeps Pareto fronts only and cuts every branch
+    classes are `Diagram` objects in nauty's canonical form.  Leading mode
+    takes one of three routes.  The symmetric model with even ``nu >= 4``
+    (identity or zero target) needs no enumeration at all: its optimal
+    pairings are counted by inserting each new copy into the optimal
+    pairings of the previous order (`feynflow.mergers`).  The symmetric
+    ``nu = 2`` model, and every scenario without the compiled loop, average
+    with a recursion that keeps Pareto fronts only and cuts every branch
     whose class bound (`feynflow.wick.class_bound`) lies strictly below what
-    was found; the symmetric ``nu = 2`` model reaches order 40 in seconds.
-    The symmetric model with even ``nu >= 4`` (identity or zero target)
-    needs no enumeration at all in leading mode: its optimal pairings are
-    counted by inserting each new copy into the optimal pairings of the
-    previous order (`feynflow.mergers`).
+    was found (order 40 of SYM ``nu = 2`` in seconds).  Elsewhere the
+    compiled recursion averages every pairing, which is faster than
+    pruning, and the Pareto terms are kept.
 
     References
     ----------
