@@ -11,6 +11,7 @@ so that ``E[L(t)] ~ sum_s Y_s (t/T)^s / s!``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import gc
 import logging
@@ -418,7 +419,11 @@ def _average_keyed_chunk(
     """`_average_chunk` for a slice ``[(graph, numerator)]`` of a keyed level."""
     add_into = _compiled.fast.add_into
     sums: dict[int, dict[tuple[int, int], int]] = {}
-    for graph, numerator in items:
+    for count, (graph, numerator) in enumerate(items):
+        if count % 64 == 0:
+            # The compiled recursion checks the time only every few hundred
+            # new intermediate graphs, which warm classes seldom reach.
+            check_deadline()
         n_edges = _class_edges(graph)
         total = sums.get(n_edges)
         if total is None:
@@ -504,6 +509,18 @@ def _check_time_limit(time_limit: object) -> None:
             f"time_limit={time_limit!r} is not allowed; use a finite number of "
             "seconds > 0, or None for no limit"
         )
+
+
+@contextlib.contextmanager
+def _stopped_after(time_limit: float | None, done: list):
+    """Say, when the time limit stops a run, how many orders it finished."""
+    try:
+        yield
+    except TimeLimitError:
+        reached = f"after order {len(done) - 1}" if done else "before order 0"
+        raise TimeLimitError(
+            f"time limit of {time_limit:g} s reached {reached}"
+        ) from None
 
 
 def _clock(time_limit: float | None, order: int):
@@ -662,10 +679,11 @@ def loss_coefficients(
         polynomial in deltas such as ``"d(1,2) + 1/2*d(1,2,3)"`` (syntax in
         `feynflow.targets`).
     leading : bool
-        Keep only the Pareto-optimal terms of each ``Y_s`` (and, for the
-        identity target, the constant ``p/2`` of ``Y_0``).  They equal the
-        corresponding terms of the full polynomial, and are found with far
-        less work (see Notes).
+        Keep only the Pareto-optimal terms of each ``Y_s``, and of the
+        pure-target constant ``||F||^2 / 2`` of ``Y_0`` its terms with the
+        highest power of ``p`` (``p/2`` for the identity target).  They
+        equal the corresponding terms of the full polynomial, and are found
+        with far less work (see Notes).
     time_limit : float, optional
         Seconds after which `TimeLimitError` is raised.
     progress : callable, optional
@@ -727,6 +745,9 @@ def loss_coefficients(
     """
     nu, order = check_nu(nu), check_order(order)
     symmetric = check_symmetric(symmetric)
+    if leading not in (True, False) or isinstance(leading, str):
+        raise ParameterError(f"leading={leading!r} is not allowed; use True or False")
+    leading = bool(leading)
     target = check_target(target, nu)
     _check_time_limit(time_limit)
     if isinstance(target, Target) and target.kind == "modadd":
@@ -777,59 +798,81 @@ def loss_coefficients(
         if progress is not None:
             progress(s, order)
 
-    if leading and merger_fronts_applies(nu, symmetric, target):
-        with deadline(deadline_at):
-            for s, terms in enumerate(iter_merger_fronts(nu, order, target)):
-                if s >= len(stored):
-                    check_time()
-                if s == 0:
-                    for q, half in half_norm_squared(target, nu).items():
-                        terms[(q, 0, 0)] = terms.get((q, 0, 0), Fraction(0)) + half
-                finish_order(s, terms)
-        return coefficients
+    def compute() -> None:
+        if leading and merger_fronts_applies(nu, symmetric, target):
+            with deadline(deadline_at):
+                for s, terms in enumerate(iter_merger_fronts(nu, order, target)):
+                    if s >= len(stored):
+                        check_time()
+                    if s == 0:
+                        _add_target_constant(terms, target, nu, leading)
+                    finish_order(s, terms)
+            return
 
-    generator = step_generator(nu, symmetric, target)
-    if _keyed_generator(generator) is not None:
-        levels = _keyed_powers(generator, order, executor, check_time, deadline_at)
-        average = _average_keyed_chunk
-        # The compiled recursion averages every pairing two to three times
-        # faster than the pruned one (in Python) keeps the fronts, except
-        # for the symmetric nu = 2 model, whose cycles the pruning cuts
-        # short; the Pareto filter below makes the results equal.
-        prune = prune and symmetric and nu == 2
-    else:
-        levels = (
-            (s, power.sorted_items(), None, pieces)
-            for s, power, pieces in _powers(
-                generator, order, executor, check_time, deadline_at
+        generator = step_generator(nu, symmetric, target)
+        if _keyed_generator(generator) is not None:
+            levels = _keyed_powers(generator, order, executor, check_time, deadline_at)
+            average = _average_keyed_chunk
+            # The compiled recursion averages every pairing two to three times
+            # faster than the pruned one (in Python) keeps the fronts, except
+            # for the symmetric nu = 2 model, whose cycles the pruning cuts
+            # short; the Pareto filter below makes the results equal.
+            pruned = prune and symmetric and nu == 2
+        else:
+            pruned = prune
+            levels = (
+                (s, power.sorted_items(), None, pieces)
+                for s, power, pieces in _powers(
+                    generator, order, executor, check_time, deadline_at
+                )
             )
-        )
-        average = _average_chunk
-    for s, items, denominator, pieces in levels:
-        if s < len(stored):
-            # Cached: the merges go on (later orders need them), no averages.
-            coefficients.append(stored[s])
-            if progress is not None:
-                progress(s, order)
-            continue
-        sign = -1 if s % 2 else 1
-        terms: dict[tuple[int, int, int], Fraction] = {}
-        chunks = _chunks(items, pieces)
-        extra = (sign, prune) if denominator is None else (sign, prune, denominator)
-        for part in _run_tasks(
-            executor, average, chunks, extra, check_time, deadline_at
-        ):
-            _add_into(terms, part)
-        terms = {k: c for k, c in terms.items() if c}
-        if leading:
-            keep = pareto_optimal(terms)
-            terms = {k: c for k, c in terms.items() if k in keep}
-        if s == 0:
-            for q, half in half_norm_squared(target, nu).items():
-                terms[(q, 0, 0)] = terms.get((q, 0, 0), Fraction(0)) + half
-        logger.info("order %d: %d diagram classes", s, len(items))
-        finish_order(s, terms)
+            average = _average_chunk
+        for s, items, denominator, pieces in levels:
+            if s < len(stored):
+                # Cached: the merges go on (later orders need them), no averages.
+                coefficients.append(stored[s])
+                if progress is not None:
+                    progress(s, order)
+                continue
+            sign = -1 if s % 2 else 1
+            terms: dict[tuple[int, int, int], Fraction] = {}
+            chunks = _chunks(items, pieces)
+            extra = (
+                (sign, pruned) if denominator is None else (sign, pruned, denominator)
+            )
+            for part in _run_tasks(
+                executor, average, chunks, extra, check_time, deadline_at
+            ):
+                _add_into(terms, part)
+            terms = {k: c for k, c in terms.items() if c}
+            if leading:
+                keep = pareto_optimal(terms)
+                terms = {k: c for k, c in terms.items() if k in keep}
+            if s == 0:
+                _add_target_constant(terms, target, nu, leading)
+            logger.info("order %d: %d diagram classes", s, len(items))
+            finish_order(s, terms)
+
+    with _stopped_after(time_limit, coefficients):
+        compute()
     return coefficients
+
+
+def _add_target_constant(terms: dict, target, nu: int, leading: bool) -> None:
+    """Add ``||F||^2 / 2`` to the terms of ``Y_0``; in leading mode its Pareto part.
+
+    The constant is the only part of ``Y_0`` without ``sigma``, so its
+    Pareto-optimal monomials are those of the largest power of ``p``.
+    """
+    constant = {
+        (q, 0, 0): terms.get((q, 0, 0), Fraction(0)) + half
+        for q, half in half_norm_squared(target, nu).items()
+    }
+    constant = {key: value for key, value in constant.items() if value}
+    if leading:
+        keep = pareto_optimal(constant)
+        constant = {key: value for key, value in constant.items() if key in keep}
+    terms.update(constant)
 
 
 def leading_coefficients(
@@ -937,31 +980,32 @@ def leading_coefficients(
     stored = len(found)
     coefficients: list[sympy.Poly] = []
     generator = step_generator(nu, symmetric, target)
-    for s, power, pieces in _powers(
-        generator, order, executor, check_time, deadline_at
-    ):
-        if s < stored:
-            coefficients.append(found[s])
+    with _stopped_after(time_limit, coefficients):
+        for s, power, pieces in _powers(
+            generator, order, executor, check_time, deadline_at
+        ):
+            if s < stored:
+                coefficients.append(found[s])
+                if progress is not None:
+                    progress(s, order)
+                continue
+            sign = -1 if s % 2 else 1
+            best = None
+            terms: dict[tuple[int, int, int], Fraction] = {}
+            chunks = _chunks(power.sorted_items(), pieces)
+            for top, part in _run_tasks(
+                executor, _face_chunk, chunks, (sign, weights), check_time, deadline_at
+            ):
+                if top is None or (best is not None and top < best):
+                    continue
+                if best is None or top > best:
+                    best, terms = top, {}
+                _add_into(terms, part)
+            poly = ph_sigma_poly({k: c for k, c in terms.items() if c})
+            coefficients.append(poly)
+            store.put(key_of(s), encode_coefficients([poly]))
             if progress is not None:
                 progress(s, order)
-            continue
-        sign = -1 if s % 2 else 1
-        best = None
-        terms: dict[tuple[int, int, int], Fraction] = {}
-        chunks = _chunks(power.sorted_items(), pieces)
-        for top, part in _run_tasks(
-            executor, _face_chunk, chunks, (sign, weights), check_time, deadline_at
-        ):
-            if top is None or (best is not None and top < best):
-                continue
-            if best is None or top > best:
-                best, terms = top, {}
-            _add_into(terms, part)
-        poly = ph_sigma_poly({k: c for k, c in terms.items() if c})
-        coefficients.append(poly)
-        store.put(key_of(s), encode_coefficients([poly]))
-        if progress is not None:
-            progress(s, order)
     return coefficients
 
 

@@ -57,6 +57,7 @@ References
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -75,12 +76,17 @@ __all__ = [
 MERGER_TARGETS = ("identity", "zero")
 
 
-def merger_fronts_applies(nu: int, symmetric: bool, target: object) -> bool:
-    """Whether `merger_fronts` gives the exact Pareto terms of a scenario."""
+def merger_fronts_applies(nu: object, symmetric: object, target: object) -> bool:
+    """Whether `merger_fronts` gives the exact Pareto terms of a scenario.
+
+    Arguments of the wrong type are not covered (False), never an error.
+    """
     return (
-        symmetric
+        symmetric is True
         and isinstance(target, str)
         and target in MERGER_TARGETS
+        and isinstance(nu, numbers.Integral)
+        and not isinstance(nu, bool)
         and nu >= 4
         and nu % 2 == 0
     )
@@ -158,6 +164,12 @@ def iter_merger_fronts(
 ) -> Iterator[dict[tuple[int, int, int], Fraction]]:
     """`merger_fronts` one order at a time; arguments are checked at once."""
     nu = check_nu(nu)
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral):
+        raise ParameterError(
+            f"order={order!r} is not an integer; order must be an integer >= 0"
+        )
+    if order < 0:
+        raise ParameterError(f"order={order} is negative; order must be >= 0")
     if nu % 2 or nu < 4:
         raise ParameterError(
             f"nu={nu} is not allowed here; merger fronts need an even nu >= 4"
@@ -167,7 +179,7 @@ def iter_merger_fronts(
             f"target={target!r} is not allowed here; merger fronts cover "
             f"{' and '.join(MERGER_TARGETS)}"
         )
-    return _merger_levels(nu, order, target == "identity")
+    return _merger_levels(nu, int(order), target == "identity")
 
 
 def _double_factorial(k: int) -> int:

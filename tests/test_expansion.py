@@ -204,6 +204,22 @@ def test_time_limit_stops_a_long_run():
         loss_coefficients(4, 8, symmetric=False, time_limit=0.2)
 
 
+@pytest.mark.parametrize("nu, symmetric", [(2, True), (4, True), (3, False)])
+def test_time_limit_message_names_the_last_order_finished(nu, symmetric):
+    # Three routes of leading mode: pruned recursion, merger fronts, compiled
+    # averages; each stops with the same kind of message.
+    with pytest.raises(TimeLimitError) as info:
+        loss_coefficients(nu, 10**6, symmetric=symmetric, leading=True, time_limit=0.5)
+    message = str(info.value)
+    assert message.startswith("time limit of 0.5 s reached after order ")
+    assert int(message.rsplit(" ", 1)[1]) >= 0 and "\n" not in message
+
+
+def test_leading_must_be_true_or_false():
+    with pytest.raises(ParameterError, match="leading='no'"):
+        loss_coefficients(4, 1, leading="no")
+
+
 def test_every_orders_subset_is_consistent():
     # Asking for fewer orders gives the same leading coefficients.
     long = loss_coefficients(3, 2, symmetric=True)

@@ -93,6 +93,11 @@ def test_merger_fronts_refuse_scenarios_they_do_not_cover():
     assert not merger_fronts_applies(4, True, "modadd")
     with pytest.raises(ParameterError, match="nu=3"):
         free_merger_fronts(3, 2)
+    for order in (-1, 2.5, "2", None, True):
+        with pytest.raises(ParameterError, match=f"order={order!r}"):
+            merger_fronts(4, order)
+    assert not merger_fronts_applies("4", True, "identity")
+    assert not merger_fronts_applies(4.0, True, "identity")
     with pytest.raises(ParameterError, match="target='d\\(1,2\\)'"):
         merger_fronts(4, 2, target="d(1,2)")
 
