@@ -194,3 +194,54 @@ def test_pareto_with_worker_processes_equals_one_process():
         return json.loads(result.stdout)
 
     assert fronts("--jobs", "2") == fronts()
+
+
+def test_pareto_stores_fronts_in_the_cache_and_reads_them_back(tmp_path, capsys):
+    path = tmp_path / "fronts.sqlite"
+    argv = ["pareto", "--nu", "3", "--asym", "--order", "3", "--format", "json"]
+    status, first, _ = run([*argv, "--cache", str(path)], capsys)
+    assert status == 0
+    status, out, _ = run(
+        ["cache", "info", "--cache", str(path), "--format", "json"], capsys
+    )
+    assert status == 0 and json.loads(out)["entries"] == 4
+    # Every order is stored, so no time is needed to answer again.
+    status, again, _ = run(
+        [*argv, "--cache", str(path), "--time-limit", "0.001"], capsys
+    )
+    assert status == 0 and again == first
+    # The entries are those of leading mode, computed here without the cache.
+    from feynflow.expansion import loss_coefficients
+    from feynflow.symbols import H, p, sigma
+
+    fronts = json.loads(first)["fronts"]
+    for s, poly in enumerate(loss_coefficients(3, 3, False, leading=True)):
+        terms = {
+            (term["p"], term["H"], term["sigma"]): term["coeff"]
+            for term in fronts[s]["terms"]
+        }
+        expected = {
+            monom: str(coeff)
+            for monom, coeff in poly.as_poly(p, H, sigma).terms()
+            if monom[2] > 0
+        }
+        assert terms == expected
+
+
+def test_pareto_no_cache_writes_nothing(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "unused.sqlite"
+    monkeypatch.setenv("FEYNFLOW_CACHE", str(path))
+    status, _, _ = run(
+        ["pareto", "--nu", "2", "--asym", "--order", "2", "--no-cache"], capsys
+    )
+    assert status == 0
+    assert not path.exists()
+
+
+def test_pareto_refuses_cache_and_no_cache_together(tmp_path, capsys):
+    code, err = run_error(
+        ["pareto", "--nu", "2", "--asym", "--order", "2"]
+        + ["--cache", str(tmp_path / "c.sqlite"), "--no-cache"],
+        capsys,
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1

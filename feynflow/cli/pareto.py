@@ -40,6 +40,7 @@ from feynflow.cli._common import (
     stop_pool,
     worker_pool,
 )
+from feynflow.cli.cache import add_cache_arguments, cache_from_arguments
 
 __all__ = ["register", "run", "ORDER"]
 
@@ -85,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="local worker processes for the enumeration (default 1)",
     )
     add_time_limit_argument(pareto)
+    add_cache_arguments(pareto)
     pareto.set_defaults(func=run)
 
     regime = subparsers.add_parser(
@@ -140,7 +142,10 @@ def _run_pareto(args: argparse.Namespace) -> int:
 
     executor = worker_pool(args.jobs) if args.jobs > 1 else None
     try:
-        with order_progress(args.order + 1) as progress:
+        with (
+            cache_from_arguments(args) as cache,
+            order_progress(args.order + 1) as progress,
+        ):
             coefficients = loss_coefficients(
                 args.nu,
                 args.order,
@@ -150,6 +155,7 @@ def _run_pareto(args: argparse.Namespace) -> int:
                 time_limit=args.time_limit,
                 progress=progress,
                 executor=executor,
+                cache=cache,
             )
     finally:
         if executor is not None:
