@@ -58,12 +58,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 
 from feynflow.diagrams import check_nu
-from feynflow.errors import ParameterError
-from feynflow.wick import check_deadline
+from feynflow.errors import ParameterError, TimeLimitError
+from feynflow.wick import check_deadline, deadline
 
 __all__ = [
     "merger_fronts_applies",
@@ -93,7 +94,7 @@ def merger_fronts_applies(nu: object, symmetric: object, target: object) -> bool
 
 
 def merger_fronts(
-    nu: int, order: int, target: str = "identity"
+    nu: int, order: int, target: str = "identity", time_limit: float | None = None
 ) -> list[dict[tuple[int, int, int], Fraction]]:
     """Pareto-optimal terms of ``Y_0..Y_order``: symmetric model, even ``nu``.
 
@@ -105,6 +106,10 @@ def merger_fronts(
         Highest ``s``.
     target : {"identity", "zero"}
         The target (zero: free evolution).
+    time_limit : float, optional
+        Seconds after which `TimeLimitError` is raised (the work grows
+        faster than exponentially with ``order``: order 30 of ``nu = 4``
+        takes seconds, order 40 most of a minute).
 
     Returns
     -------
@@ -117,6 +122,8 @@ def merger_fronts(
     ------
     ParameterError
         If ``nu`` is odd or below 4, or the target is not covered.
+    TimeLimitError
+        When ``time_limit`` runs out.
 
     Examples
     --------
@@ -139,11 +146,11 @@ def merger_fronts(
     grows slowly (119 at order 10 and 7916 at order 26 for
     ``nu = 4``), and each costs a few integer operations per entry.
     """
-    return list(iter_merger_fronts(nu, order, target))
+    return list(iter_merger_fronts(nu, order, target, time_limit))
 
 
 def free_merger_fronts(
-    nu: int, order: int
+    nu: int, order: int, time_limit: float | None = None
 ) -> list[dict[tuple[int, int, int], Fraction]]:
     """`merger_fronts` of free evolution (zero target).
 
@@ -156,13 +163,25 @@ def free_merger_fronts(
     -96 * p^5 H^2 sigma^14
     -16 * p^7 H^1 sigma^14
     """
-    return merger_fronts(nu, order, target="zero")
+    return merger_fronts(nu, order, target="zero", time_limit=time_limit)
 
 
 def iter_merger_fronts(
-    nu: int, order: int, target: str = "identity"
+    nu: int, order: int, target: str = "identity", time_limit: float | None = None
 ) -> Iterator[dict[tuple[int, int, int], Fraction]]:
-    """`merger_fronts` one order at a time; arguments are checked at once."""
+    """`merger_fronts` one order at a time; arguments are checked at once.
+
+    ``time_limit`` counts from this call, and only the work of the
+    recursion is stopped by it, not the caller's work between orders.
+    """
+    if (
+        isinstance(nu, numbers.Integral)
+        and not isinstance(nu, bool)
+        and (nu % 2 or nu < 4)
+    ):
+        raise ParameterError(
+            f"nu={nu} is not allowed here; merger fronts need an even nu >= 4"
+        )
     nu = check_nu(nu)
     if isinstance(order, bool) or not isinstance(order, numbers.Integral):
         raise ParameterError(
@@ -170,16 +189,36 @@ def iter_merger_fronts(
         )
     if order < 0:
         raise ParameterError(f"order={order} is negative; order must be >= 0")
-    if nu % 2 or nu < 4:
-        raise ParameterError(
-            f"nu={nu} is not allowed here; merger fronts need an even nu >= 4"
-        )
     if not (isinstance(target, str) and target in MERGER_TARGETS):
         raise ParameterError(
             f"target={target!r} is not allowed here; merger fronts cover "
             f"{' and '.join(MERGER_TARGETS)}"
         )
-    return _merger_levels(nu, int(order), target == "identity")
+    from feynflow.expansion import _check_time_limit
+
+    _check_time_limit(time_limit)
+    levels = _merger_levels(nu, int(order), target == "identity")
+    if time_limit is None:
+        return levels
+    return _limited(levels, time.monotonic() + time_limit, time_limit)
+
+
+def _limited(levels: Iterator, end: float, time_limit: float) -> Iterator:
+    """``levels``, computed under the deadline ``end``."""
+    done = 0
+    while True:
+        try:
+            with deadline(end):
+                front = next(levels)
+        except StopIteration:
+            return
+        except TimeLimitError:
+            reached = f"after order {done - 1}" if done else "before order 0"
+            raise TimeLimitError(
+                f"time limit of {time_limit:g} s reached {reached}"
+            ) from None
+        done += 1
+        yield front
 
 
 def _double_factorial(k: int) -> int:

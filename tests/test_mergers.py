@@ -4,10 +4,15 @@ from fractions import Fraction
 
 import pytest
 
-from feynflow import ParameterError, loss_coefficients
+from feynflow import ParameterError, TimeLimitError, loss_coefficients
 from feynflow.diagrams import merge
 from feynflow.expansion import _average_chunk, pareto_optimal, step_generator
-from feynflow.mergers import free_merger_fronts, merger_fronts, merger_fronts_applies
+from feynflow.mergers import (
+    free_merger_fronts,
+    iter_merger_fronts,
+    merger_fronts,
+    merger_fronts_applies,
+)
 
 
 def _enumerated_fronts(nu, order):
@@ -100,6 +105,35 @@ def test_merger_fronts_refuse_scenarios_they_do_not_cover():
     assert not merger_fronts_applies(4.0, True, "identity")
     with pytest.raises(ParameterError, match="target='d\\(1,2\\)'"):
         merger_fronts(4, 2, target="d(1,2)")
+
+
+@pytest.mark.parametrize("nu", [-4, 0, 1, 2, 3, 5])
+def test_merger_fronts_name_the_even_nu_they_need(nu):
+    with pytest.raises(ParameterError, match=f"nu={nu} .*even nu >= 4"):
+        merger_fronts(nu, 1)
+
+
+def test_merger_fronts_stop_at_the_time_limit_with_the_last_order_done():
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(TimeLimitError, match=r"of 0.5 s reached after order \d+$"):
+        merger_fronts(4, 10**6, time_limit=0.5)
+    assert time.monotonic() - start < 5
+    with pytest.raises(TimeLimitError, match="of 0.5 s"):
+        for _ in iter_merger_fronts(6, 10**6, "zero", time_limit=0.5):
+            pass
+
+
+def test_a_generous_time_limit_changes_no_front():
+    assert merger_fronts(4, 6, time_limit=600) == merger_fronts(4, 6)
+    assert free_merger_fronts(6, 4, time_limit=600) == free_merger_fronts(6, 4)
+
+
+@pytest.mark.parametrize("time_limit", [0, -1, float("inf"), float("nan"), "5", True])
+def test_merger_fronts_refuse_a_bad_time_limit(time_limit):
+    with pytest.raises(ParameterError, match="time_limit="):
+        merger_fronts(4, 2, time_limit=time_limit)
 
 
 def test_free_sym_nu4_closed_forms_agree_with_ten_orders_of_merger_fronts():
