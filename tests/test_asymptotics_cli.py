@@ -205,10 +205,17 @@ def test_pareto_stores_fronts_in_the_cache_and_reads_them_back(tmp_path, capsys)
         ["cache", "info", "--cache", str(path), "--format", "json"], capsys
     )
     assert status == 0 and json.loads(out)["entries"] == 4
-    # Every order is stored, so no time is needed to answer again.
-    status, again, _ = run(
-        [*argv, "--cache", str(path), "--time-limit", "0.001"], capsys
+    # Every order is stored: a run with no time to compute anything gets as
+    # far as writing the result, where the limit, which covers the whole
+    # command, stops it before anything is printed.
+    status, out, err = run(
+        [*argv, "--cache", str(path), "--time-limit", "1e-6"], capsys
     )
+    assert (status, out) == (3, "")
+    assert err.strip() == (
+        "feynflow: stopped: time limit of 1e-06 s reached while writing the result"
+    )
+    status, again, _ = run([*argv, "--cache", str(path)], capsys)
     assert status == 0 and again == first
     # The entries are those of leading mode, computed here without the cache.
     from feynflow.expansion import loss_coefficients

@@ -140,3 +140,39 @@ def test_stored_order_with_other_generators_is_a_miss_not_an_answer(tmp_path):
     y0 = json.loads(result.stdout)["coefficients"][0]["terms"]
     assert {"p": 1, "H": 0, "sigma": 0, "coeff": "1/2"} in y0
     assert len(y0) > 1  # the real Y_0, not the forged p/2
+
+
+def test_memory_ceiling_turns_exhaustion_into_memory_error():
+    resource = pytest.importorskip("resource")
+    from feynflow.cli import _common
+
+    available = _common._available_memory()
+    if available is None:
+        pytest.skip("the kernel does not report available memory here")
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with _common.memory_ceiling():
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == before[0]:
+            pytest.skip("a lower address-space limit is already set")
+        # More than the ceiling cannot even be mapped: nothing is touched.
+        with pytest.raises(MemoryError):
+            bytearray(soft + 1)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+def test_running_out_of_memory_is_one_line_with_status_2(monkeypatch, capsys):
+    pytest.importorskip("resource")
+    from feynflow.cli import _common
+
+    if _common._available_memory() is None:
+        pytest.skip("the kernel does not report available memory here")
+    # As if the machine had 20 MB left: ASYM nu = 3 to order 5 needs more.
+    monkeypatch.setattr(_common, "_available_memory", lambda: 20 * 2**20)
+    argv = ["coefficients", "--nu", "3", "--asym", "--order", "5", "--no-cache"]
+    from feynflow.cli import main
+
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""
+    assert err.startswith("feynflow: error: out of memory")
+    assert len(err.strip().splitlines()) == 1

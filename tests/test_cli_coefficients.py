@@ -335,3 +335,19 @@ def test_an_interrupt_python_could_not_deliver_still_stops_the_computation():
     finally:
         clear_interrupt()
     assert len(loss_coefficients(2, 1)) == 2  # no request is left behind
+
+
+@pytest.mark.parametrize("output", ["table", "latex", "json"])
+def test_time_limit_covers_writing_the_result(tmp_path, capsys, output):
+    from feynflow import loss_coefficients
+
+    path = tmp_path / "c.sqlite"
+    loss_coefficients(2, 5, symmetric=False, leading=True, cache=path)
+    argv = ["coefficients", "--nu", "2", "--asym", "--order", "5", "--leading"]
+    status = main(
+        [*argv, "--cache", str(path), "--format", output, "--time-limit", "1e-6"]
+    )
+    out, err = capsys.readouterr()
+    assert (status, out) == (3, "")
+    assert err.strip().endswith("reached while writing the result")
+    assert len(err.strip().splitlines()) == 1

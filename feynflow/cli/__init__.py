@@ -147,7 +147,8 @@ def _run(argv: list[str] | None, noted: list[int]) -> int:
             level=logging.INFO if args.verbose else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
-        status = args.func(args)
+        with _common.memory_ceiling():
+            status = args.func(args)
     except (KeyboardInterrupt, Interrupted):
         return _interrupted()
     except TimeLimitError as exc:
@@ -160,7 +161,16 @@ def _run(argv: list[str] | None, noted: list[int]) -> int:
             return _interrupted()
         print(f"feynflow: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (ArithmeticError, MemoryError, ValueError) as exc:
+    except MemoryError:
+        if noted:
+            return _interrupted()
+        print(
+            "feynflow: error: out of memory: the machine has too little for "
+            "this order; ask for a lower one",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except (ArithmeticError, ValueError) as exc:
         if noted:
             return _interrupted()
         # Values that pass every check yet are too large or too small for the

@@ -10,7 +10,10 @@ import os
 import re
 import signal
 import sys
+import time
 from fractions import Fraction
+
+from feynflow.errors import TimeLimitError
 
 __all__ = [
     "add_scenario_arguments",
@@ -24,6 +27,8 @@ __all__ = [
     "poly_terms",
     "add_time_limit_argument",
     "positive_float",
+    "writing_clock",
+    "memory_ceiling",
     "nu_argument",
     "jobs_argument",
     "worker_pool",
@@ -243,6 +248,82 @@ def add_time_limit_argument(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="stop cleanly (exit status 3) after this many seconds",
     )
+
+
+def writing_clock(time_limit: float | None):
+    """A check that ``--time-limit``, counted from now, still holds.
+
+    Commands call it while they turn a finished computation into text, which
+    for hundreds of orders takes as long as the computation: the limit
+    covers the whole command, not only the enumeration.
+    """
+    end = None if time_limit is None else time.monotonic() + time_limit
+
+    def check() -> None:
+        if end is not None and time.monotonic() > end:
+            raise TimeLimitError(
+                f"time limit of {time_limit:g} s reached while writing the result"
+            )
+
+    return check
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory the kernel could give now (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _address_space() -> int | None:
+    """Bytes of address space this process uses now (Linux), else None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+@contextlib.contextmanager
+def memory_ceiling():
+    """Turn running out of memory into `MemoryError`, not a kill by the kernel.
+
+    While the block runs, this process (and every worker it starts) may map
+    no more than it uses now plus what the kernel reports available, so an
+    order too large for the machine ends with a one-line error.  Nothing is
+    changed where that cannot be measured (no ``/proc``) or where a lower
+    limit is already set.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    available, used = _available_memory(), _address_space()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    ceiling = None if available is None or used is None else used + available
+    if ceiling is not None and hard != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, hard)
+    if ceiling is None or (soft != resource.RLIM_INFINITY and soft <= ceiling):
+        yield
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def positive_float(text: str) -> float:

@@ -22,6 +22,7 @@ from feynflow.cli._common import (
     scenario_name,
     stop_pool,
     worker_pool,
+    writing_clock,
 )
 from feynflow.cli.cache import add_cache_arguments, cache_from_arguments
 from feynflow.errors import ParameterError
@@ -167,7 +168,7 @@ def _without_p(poly, p_value: int):
 
 def run(args: argparse.Namespace) -> int:
     """Compute and print the coefficients."""
-
+    check_time = writing_clock(args.time_limit)
     target = checked_target(args.target, args.nu)
     name = str(target)
     extra: dict = {}
@@ -214,11 +215,13 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         coefficients = []
         for s, poly in enumerate(polys):
+            check_time()
             terms = poly_terms(poly)
             if args.p_value is not None:
                 for term in terms:
                     del term["p"]
             coefficients.append({"s": s, "terms": terms})
+        check_time()
         print_json(
             {
                 "nu": args.nu,
@@ -230,10 +233,16 @@ def run(args: argparse.Namespace) -> int:
                 "coefficients": coefficients,
             }
         )
-    elif args.format == "latex":
-        for s, poly in enumerate(polys):
-            sys.stdout.write(f"Y_{{{s}}} &= {sympy.latex(poly.as_expr())} \\\\\n")
     else:
+        # Every line is made before any is written: a run stopped by the
+        # time limit prints nothing on standard output.
+        lines = []
         for s, poly in enumerate(polys):
-            sys.stdout.write(f"Y_{s} = {poly.as_expr()}\n")
+            check_time()
+            if args.format == "latex":
+                lines.append(f"Y_{{{s}}} &= {sympy.latex(poly.as_expr())} \\\\\n")
+            else:
+                lines.append(f"Y_{s} = {poly.as_expr()}\n")
+        check_time()
+        sys.stdout.write("".join(lines))
     return 0

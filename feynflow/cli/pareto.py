@@ -39,6 +39,7 @@ from feynflow.cli._common import (
     scenario_name,
     stop_pool,
     worker_pool,
+    writing_clock,
 )
 from feynflow.cli.cache import add_cache_arguments, cache_from_arguments
 
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_pareto(args: argparse.Namespace) -> int:
     from feynflow.expansion import loss_coefficients
 
+    check_time = writing_clock(args.time_limit)
     # Spellings of one tensor share its canonical name, which the theorem
     # and the JSON output use.
     args.target = str(checked_target(args.target, args.nu))
@@ -165,6 +167,7 @@ def _run_pareto(args: argparse.Namespace) -> int:
     fronts = []
     polygon = None
     for s, poly in enumerate(coefficients):
+        check_time()
         terms = pareto_terms(poly, args.nu, s)
         comparison = compare_with_theorem(
             terms, args.nu, s, args.symmetric, args.target
@@ -200,6 +203,7 @@ def _run_pareto(args: argparse.Namespace) -> int:
         if conjectured:
             fronts[-1]["conjecture"] = _conjecture_entry(terms, args.nu, s)
 
+    check_time()
     if args.plot:
         _save_plot(polygon, args.plot)
 
