@@ -160,19 +160,24 @@ def test_memory_ceiling_turns_exhaustion_into_memory_error():
     assert resource.getrlimit(resource.RLIMIT_AS) == before
 
 
-def test_running_out_of_memory_is_one_line_with_status_2(monkeypatch, capsys):
+def test_running_out_of_memory_is_one_line_with_status_2():
     pytest.importorskip("resource")
     from feynflow.cli import _common
 
     if _common._available_memory() is None:
         pytest.skip("the kernel does not report available memory here")
-    # As if the machine had 20 MB left: ASYM nu = 3 to order 5 needs more.
-    monkeypatch.setattr(_common, "_available_memory", lambda: 20 * 2**20)
-    argv = ["coefficients", "--nu", "3", "--asym", "--order", "5", "--no-cache"]
-    from feynflow.cli import main
-
-    status = main(argv)
-    out, err = capsys.readouterr()
-    assert status == 2 and out == ""
-    assert err.startswith("feynflow: error: out of memory")
-    assert len(err.strip().splitlines()) == 1
+    # A fresh process (this one reuses memory it freed, without mapping more)
+    # told the machine has 20 MB left: ASYM nu = 3 to order 5 needs more.
+    script = (
+        "import sys\n"
+        "from feynflow.cli import _common, main\n"
+        "_common._available_memory = lambda: 20 * 2**20\n"
+        "sys.exit(main(['coefficients', '--nu', '3', '--asym', '--order', '5',"
+        " '--no-cache']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("feynflow: error: out of memory")
+    assert len(result.stderr.strip().splitlines()) == 1
