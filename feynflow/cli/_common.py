@@ -268,28 +268,26 @@ def writing_clock(time_limit: float | None):
     return check
 
 
-def _available_memory() -> int | None:
-    """Bytes of memory the kernel could give now (Linux), else None."""
+def _proc_bytes(path: str, field: str) -> int | None:
+    """The ``field:`` line of a ``/proc`` file (in kB there), in bytes."""
     try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
+        with open(path) as lines:
+            for line in lines:
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory the kernel could give now (Linux), else None."""
+    return _proc_bytes("/proc/meminfo", "MemAvailable")
 
 
 def _address_space() -> int | None:
     """Bytes of address space this process uses now (Linux), else None."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return _proc_bytes("/proc/self/status", "VmSize")
 
 
 @contextlib.contextmanager
