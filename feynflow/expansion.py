@@ -745,7 +745,7 @@ def loss_coefficients(
     """
     nu, order = check_nu(nu), check_order(order)
     symmetric = check_symmetric(symmetric)
-    if leading not in (True, False) or isinstance(leading, str):
+    if leading not in (True, False):
         raise ParameterError(f"leading={leading!r} is not allowed; use True or False")
     leading = bool(leading)
     target = check_target(target, nu)

@@ -63,7 +63,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from feynflow.diagrams import check_nu
-from feynflow.errors import ParameterError, TimeLimitError
+from feynflow.errors import ParameterError
 from feynflow.wick import check_deadline, deadline
 
 __all__ = [
@@ -183,42 +183,35 @@ def iter_merger_fronts(
             f"nu={nu} is not allowed here; merger fronts need an even nu >= 4"
         )
     nu = check_nu(nu)
-    if isinstance(order, bool) or not isinstance(order, numbers.Integral):
-        raise ParameterError(
-            f"order={order!r} is not an integer; order must be an integer >= 0"
-        )
-    if order < 0:
-        raise ParameterError(f"order={order} is negative; order must be >= 0")
+    # expansion imports this module: its checks are imported when called.
+    from feynflow.expansion import _check_time_limit, check_order
+
+    order = check_order(order)
     if not (isinstance(target, str) and target in MERGER_TARGETS):
         raise ParameterError(
             f"target={target!r} is not allowed here; merger fronts cover "
             f"{' and '.join(MERGER_TARGETS)}"
         )
-    from feynflow.expansion import _check_time_limit
-
     _check_time_limit(time_limit)
-    levels = _merger_levels(nu, int(order), target == "identity")
+    levels = _merger_levels(nu, order, target == "identity")
     if time_limit is None:
         return levels
     return _limited(levels, time.monotonic() + time_limit, time_limit)
 
 
 def _limited(levels: Iterator, end: float, time_limit: float) -> Iterator:
-    """``levels``, computed under the deadline ``end``."""
-    done = 0
-    while True:
-        try:
+    """``levels``, each computed under the deadline ``end``."""
+    from feynflow.expansion import _stopped_after
+
+    done: list = []
+    with _stopped_after(time_limit, done):
+        while True:
             with deadline(end):
-                front = next(levels)
-        except StopIteration:
-            return
-        except TimeLimitError:
-            reached = f"after order {done - 1}" if done else "before order 0"
-            raise TimeLimitError(
-                f"time limit of {time_limit:g} s reached {reached}"
-            ) from None
-        done += 1
-        yield front
+                front = next(levels, None)
+            if front is None:
+                return
+            done.append(None)
+            yield front
 
 
 def _double_factorial(k: int) -> int:

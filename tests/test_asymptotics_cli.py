@@ -217,6 +217,14 @@ def test_pareto_stores_fronts_in_the_cache_and_reads_them_back(tmp_path, capsys)
     )
     status, again, _ = run([*argv, "--cache", str(path)], capsys)
     assert status == 0 and again == first
+    # coefficients --leading finds the same entries.
+    status, out, err = run(
+        ["coefficients", "--nu", "3", "--asym", "--order", "3", "--leading"]
+        + ["--cache", str(path), "--time-limit", "1e-6"],
+        capsys,
+    )
+    assert (status, out) == (3, "")
+    assert err.strip().endswith("reached while writing the result")
     # The entries are those of leading mode, computed here without the cache.
     from feynflow.expansion import loss_coefficients
     from feynflow.symbols import H, p, sigma
